@@ -1,0 +1,58 @@
+use std::collections::HashSet;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use switchyard_domain::{EndpointId, EventTypePattern, TenantId};
+use url::Url;
+
+fn every_type() -> Vec<EventTypePattern> {
+    EventTypePattern::parse("*").into_iter().collect()
+}
+
+/// `[[endpoints]]`: one outbound subscriber.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EndpointSettings {
+    /// Owning tenant; the endpoint only ever receives this tenant's events.
+    pub tenant: TenantId,
+    /// Endpoint id within the tenant.
+    pub id: EndpointId,
+    /// Where events are POSTed (http or https).
+    pub url: Url,
+    /// Standard Webhooks signing secret, `whsec_<base64>`.
+    pub secret: SecretString,
+    /// Event types delivered; every type by default.
+    #[serde(default = "every_type")]
+    pub event_types: Vec<EventTypePattern>,
+}
+
+pub(super) fn validate_all(endpoints: &[EndpointSettings]) -> Result<(), (String, String)> {
+    let mut seen = HashSet::new();
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        let key = |field: &str| format!("endpoints[{i}].{field}");
+        if !seen.insert((&endpoint.tenant, &endpoint.id)) {
+            return Err((
+                key("id"),
+                format!("duplicate endpoint {}/{}", endpoint.tenant, endpoint.id),
+            ));
+        }
+        if !matches!(endpoint.url.scheme(), "http" | "https") || endpoint.url.host().is_none() {
+            return Err((
+                key("url"),
+                "must be an http or https URL with a host".into(),
+            ));
+        }
+        if !endpoint.secret.expose_secret().starts_with("whsec_") {
+            return Err((
+                key("secret"),
+                "must be a Standard Webhooks secret: whsec_<base64>".into(),
+            ));
+        }
+        if endpoint.event_types.is_empty() {
+            return Err((
+                key("event_types"),
+                "must list at least one type or pattern".into(),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,128 @@
+use std::collections::HashSet;
+
+use ipnet::IpNet;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use switchyard_domain::{SourceId, TenantId};
+
+/// Signature scheme and payload family of an inbound source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Provider {
+    /// `X-Razorpay-Signature`.
+    Razorpay,
+    /// `Stripe-Signature`.
+    Stripe,
+    /// `X-Hub-Signature-256`.
+    Github,
+    /// `X-Shopify-Hmac-Sha256`.
+    Shopify,
+    /// `webhook-id` / `webhook-timestamp` / `webhook-signature`.
+    StandardWebhooks,
+    /// Generic HMAC-SHA256 with a configured header, encoding and prefix.
+    Hmac,
+}
+
+named_enum!(Provider { Razorpay => "razorpay", Stripe => "stripe", Github => "github", Shopify => "shopify", StandardWebhooks => "standard-webhooks", Hmac => "hmac" });
+
+/// How a generic HMAC signature is written in its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HmacEncoding {
+    /// Lower- or upper-case hex.
+    Hex,
+    /// Standard base64.
+    Base64,
+}
+
+named_enum!(HmacEncoding { Hex => "hex", Base64 => "base64" });
+
+/// `[sources.hmac]`: the generic scheme's parameters (required when `provider = "hmac"`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct HmacSettings {
+    /// Header carrying the signature, e.g. `X-Signature`.
+    pub header: String,
+    /// Signature encoding.
+    pub encoding: HmacEncoding,
+    /// Text before the signature in the header, e.g. `sha256=`.
+    #[serde(default)]
+    pub prefix: String,
+}
+
+fn all_addresses() -> Vec<IpNet> {
+    ["0.0.0.0/0", "::/0"]
+        .iter()
+        .filter_map(|net| net.parse().ok())
+        .collect()
+}
+const fn default_rate_limit() -> u32 {
+    100
+}
+const fn default_max_body() -> usize {
+    256 * 1024
+}
+
+/// `[[sources]]`: one inbound webhook source, `POST /webhooks/{tenant}/{id}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SourceSettings {
+    /// Owning tenant.
+    pub tenant: TenantId,
+    /// Source id within the tenant.
+    pub id: SourceId,
+    /// Signature scheme.
+    pub provider: Provider,
+    /// Active secrets; any one may match, so secrets rotate without downtime.
+    pub secrets: Vec<SecretString>,
+    /// Networks allowed to post (CIDR); everyone by default.
+    #[serde(default = "all_addresses")]
+    pub allow_ips: Vec<IpNet>,
+    /// Requests per second accepted for this source.
+    #[serde(default = "default_rate_limit")]
+    pub rate_limit_per_sec: u32,
+    /// Largest body accepted, in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Generic HMAC parameters.
+    #[serde(default)]
+    pub hmac: Option<HmacSettings>,
+}
+
+/// The largest `max_body_bytes` a source may configure.
+const BODY_LIMIT_CEILING: usize = 64 * 1024 * 1024;
+
+pub(super) fn validate_all(sources: &[SourceSettings]) -> Result<(), (String, String)> {
+    let mut seen = HashSet::new();
+    for (i, source) in sources.iter().enumerate() {
+        let key = |field: &str| format!("sources[{i}].{field}");
+        if !seen.insert((&source.tenant, &source.id)) {
+            return Err((
+                key("id"),
+                format!("duplicate source {}/{}", source.tenant, source.id),
+            ));
+        }
+        if source.secrets.is_empty() || source.secrets.iter().any(|s| s.expose_secret().is_empty())
+        {
+            return Err((key("secrets"), "needs at least one non-empty secret".into()));
+        }
+        if source.rate_limit_per_sec == 0 {
+            return Err((key("rate_limit_per_sec"), "must be at least 1".into()));
+        }
+        if source.max_body_bytes == 0 || source.max_body_bytes > BODY_LIMIT_CEILING {
+            return Err((
+                key("max_body_bytes"),
+                "must be between 1 and 67108864 (64 MiB)".into(),
+            ));
+        }
+        match (source.provider, &source.hmac) {
+            (Provider::Hmac, None) => {
+                return Err((
+                    key("hmac"),
+                    "provider \"hmac\" needs header and encoding".into(),
+                ));
+            }
+            (Provider::Hmac, Some(hmac)) if hmac.header.trim().is_empty() => {
+                return Err((key("hmac.header"), "must name the signature header".into()));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}

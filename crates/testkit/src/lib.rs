@@ -1,0 +1,24 @@
+//! Test support shared by every crate's tests; never a dependency of production code.
+//!
+//! - [`infra`]: where PostgreSQL, Redis, NATS and the Kafka-protocol broker are, read from the
+//!   same `SWITCHYARD__*` variables the services use, and a clear failure naming the service
+//!   when one is unreachable (a test never skips silently).
+//! - [`unique_name`]: per-test topic prefixes, consumer groups and database names.
+//! - [`postgres::TestDatabase`]: a fresh database per test.
+//! - [`binary`]: start a real service binary, talk to it over HTTP, read its JSON logs, stop it
+//!   with SIGTERM.
+
+#![allow(clippy::missing_panics_doc)]
+
+pub mod binary;
+pub mod infra;
+pub mod postgres;
+
+/// A name no other test run uses: `prefix` plus a random suffix, valid as a topic, group,
+/// tenant or database name.
+#[must_use]
+pub fn unique_name(prefix: &str) -> String {
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    // The tail of a v7 UUID is random; the head is the timestamp and alike between tests.
+    format!("{prefix}_{}", &id[id.len() - 16..])
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The README's test command: brings up what the suite needs, runs every check, stops what it
+# started.
+#
+#   PostgreSQL, Redis, NATS (JetStream) are checked and started if stopped; a missing one is a
+#   clear error. A Kafka-protocol broker (tansu, sqlite engine) is installed if missing and
+#   started in a scratch directory, unless SWITCHYARD__BUS__KAFKA__BROKERS points elsewhere.
+#   Then: cargo fmt --check, cargo clippy -D warnings, every test in the workspace.
+#
+# Addresses come from the same variables the services read (defaults in brackets):
+#   SWITCHYARD__DATABASE__URL       [postgres://postgres@127.0.0.1:5432/postgres]
+#   SWITCHYARD__BUS__REDIS__URL     [redis://127.0.0.1:6379]
+#   SWITCHYARD__BUS__NATS__URL      [nats://127.0.0.1:4222]
+#   SWITCHYARD__BUS__KAFKA__BROKERS [127.0.0.1:9092]
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+TANSU_VERSION=0.6.0
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-test.XXXXXX")
+STOP=()
+
+log() { printf '\n==> %s\n' "$*"; }
+die() { printf '\nscripts/test.sh: %s\n' "$*" >&2; exit 1; }
+
+cleanup() {
+  local status=$?
+  for ((i = ${#STOP[@]} - 1; i >= 0; i--)); do
+    eval "${STOP[i]}" >/dev/null 2>&1 || true
+  done
+  if [ "$status" -ne 0 ] && [ -f "$SCRATCH/tansu.log" ]; then
+    echo "--- last lines of the broker log ($SCRATCH/tansu.log) ---" >&2
+    tail -n 20 "$SCRATCH/tansu.log" >&2 || true
+  else
+    rm -rf "$SCRATCH"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT INT TERM
+
+# host and port of a URL or host:port list (first entry).
+host_of() { local a=${1#*://}; a=${a#*@}; a=${a%%/*}; a=${a%%,*}; echo "${a%:*}"; }
+port_of() { local a=${1#*://}; a=${a#*@}; a=${a%%/*}; a=${a%%,*}; echo "${a##*:}"; }
+open_port() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+wait_port() { # host port name seconds
+  local i
+  for ((i = 0; i < $4 * 10; i++)); do open_port "$1" "$2" && return 0; sleep 0.1; done
+  die "$3 did not start listening on $1:$2 within $4 s"
+}
+is_local() { [[ $1 == 127.0.0.1 || $1 == localhost || $1 == ::1 ]]; }
+
+# ensure NAME URL START_COMMAND STOP_COMMAND INSTALL_HINT
+ensure() {
+  local name=$1 url=$2 start=$3 stop=$4 hint=$5 host port
+  host=$(host_of "$url"); port=$(port_of "$url")
+  if open_port "$host" "$port"; then echo "$name: up at $host:$port"; return; fi
+  is_local "$host" || die "$name is not reachable at $host:$port (configured remotely; start it there)"
+  local bin=${start%% *}
+  command -v "$bin" >/dev/null 2>&1 || die "$name is not running at $host:$port and is not installed ($hint)"
+  echo "$name: starting"
+  eval "$start" || die "$name failed to start: $start"
+  STOP+=("$stop")
+  wait_port "$host" "$port" "$name" 30
+  echo "$name: up at $host:$port"
+}
+
+log "Services"
+PG_URL=${SWITCHYARD__DATABASE__URL:-postgres://postgres@127.0.0.1:5432/postgres}
+REDIS_URL=${SWITCHYARD__BUS__REDIS__URL:-redis://127.0.0.1:6379}
+NATS_URL=${SWITCHYARD__BUS__NATS__URL:-nats://127.0.0.1:4222}
+KAFKA=${SWITCHYARD__BUS__KAFKA__BROKERS:-127.0.0.1:9092}
+PG_CLUSTER=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1 || true)
+
+ensure PostgreSQL "$PG_URL" \
+  "pg_ctlcluster --skip-systemctl-redirect $PG_CLUSTER main start" \
+  "pg_ctlcluster --skip-systemctl-redirect $PG_CLUSTER main stop" \
+  "apt-get install postgresql"
+ensure Redis "$REDIS_URL" \
+  "redis-server --daemonize yes --bind 127.0.0.1 --port $(port_of "$REDIS_URL") --save '' --appendonly no --dir $SCRATCH --logfile $SCRATCH/redis.log" \
+  "redis-cli -p $(port_of "$REDIS_URL") shutdown nosave" \
+  "apt-get install redis-server"
+ensure NATS "$NATS_URL" \
+  "nats-server -a 127.0.0.1 -p $(port_of "$NATS_URL") -js -sd $SCRATCH/nats -l $SCRATCH/nats.log & echo \$! > $SCRATCH/nats.pid" \
+  "kill \$(cat $SCRATCH/nats.pid)" \
+  "apt-get install nats-server"
+
+KAFKA_HOST=$(host_of "$KAFKA"); KAFKA_PORT=$(port_of "$KAFKA")
+if open_port "$KAFKA_HOST" "$KAFKA_PORT"; then
+  echo "Kafka-protocol broker: using the one already listening at $KAFKA_HOST:$KAFKA_PORT"
+else
+  is_local "$KAFKA_HOST" || die "Kafka is not reachable at $KAFKA (configured remotely; start it there)"
+  TANSU=$(command -v tansu || echo "${CARGO_HOME:-$HOME/.cargo}/bin/tansu")
+  if [ ! -x "$TANSU" ]; then
+    log "Installing tansu $TANSU_VERSION (Kafka-protocol broker for tests; about 9 minutes, once)"
+    cargo install --locked tansu --version "$TANSU_VERSION" --features libsql
+    TANSU="${CARGO_HOME:-$HOME/.cargo}/bin/tansu"
+  fi
+  echo "Kafka-protocol broker: starting tansu (sqlite engine) in $SCRATCH"
+  # sqlite, not memory://: the memory engine loses records when a consumer resumes in the
+  # middle of a producer batch. tansu also reads OTEL_* itself; keep it quiet.
+  (cd "$SCRATCH" && env -u OTEL_EXPORTER_OTLP_ENDPOINT "$TANSU" broker \
+      --storage-engine sqlite://tansu.db \
+      --listener-url "tcp://$KAFKA_HOST:$KAFKA_PORT" \
+      --advertised-listener-url "tcp://$KAFKA_HOST:$KAFKA_PORT" \
+      >"$SCRATCH/tansu.log" 2>&1 & echo $! >"$SCRATCH/tansu.pid")
+  STOP+=("kill \$(cat $SCRATCH/tansu.pid)")
+  wait_port "$KAFKA_HOST" "$KAFKA_PORT" "tansu" 60
+  echo "Kafka-protocol broker: up at $KAFKA_HOST:$KAFKA_PORT"
+fi
+export SWITCHYARD__DATABASE__URL=$PG_URL SWITCHYARD__BUS__REDIS__URL=$REDIS_URL \
+  SWITCHYARD__BUS__NATS__URL=$NATS_URL SWITCHYARD__BUS__KAFKA__BROKERS=$KAFKA
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "Tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --profile ci
+  # nextest does not run doc tests.
+  cargo test --workspace --doc --locked
+else
+  cargo test --workspace --locked
+fi

@@ -1,0 +1,6 @@
+//! `switchyard-gateway`: loads configuration, starts telemetry, serves until SIGTERM.
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    switchyard_runtime::run(&switchyard_gateway::SERVICE, switchyard_gateway::build).await
+}

@@ -1,0 +1,6 @@
+//! `switchyard-ingest`: loads configuration, starts telemetry, serves until SIGTERM.
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    switchyard_runtime::run(&switchyard_ingest::SERVICE, switchyard_ingest::build).await
+}

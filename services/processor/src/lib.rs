@@ -1,0 +1,25 @@
+//! Consumer group `processor` (DESIGN §3): reads `<prefix>.ingest.raw`, builds the canonical
+//! CloudEvent per provider, validates it against the schema registry and publishes it to
+//! `<prefix>.events`.
+//!
+//! Status: the shared lifecycle only (health, readiness, metrics, graceful shutdown); the
+//! service's own work lands with step 4 of the roadmap.
+//!
+//! This crate holds the service's logic so tests can start it in-process on port 0;
+//! `main.rs` only hands [`build`] to the shared runtime.
+
+use switchyard_runtime::{Service, ServiceInfo, Settings};
+
+/// This service's identity: names, default listen address, version.
+pub static SERVICE: ServiceInfo = ServiceInfo {
+    name: "processor",
+    binary: "switchyard-processor",
+    about: "Turns raw webhooks into validated canonical CloudEvents",
+    default_bind: "0.0.0.0:9090",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+/// Builds the service from validated settings, bound to `http.bind`.
+pub async fn build(settings: Settings) -> anyhow::Result<Service> {
+    Ok(Service::builder(&SERVICE, settings).build()?)
+}

@@ -1,0 +1,25 @@
+//! Consumer group `webhook-dispatcher` (DESIGN §5): POSTs each event to every matching endpoint
+//! of its tenant with Standard Webhooks signatures, retrying through
+//! `<prefix>.deliveries.retry.<n>` and dead-lettering what never succeeds.
+//!
+//! Status: the shared lifecycle only (health, readiness, metrics, graceful shutdown); the
+//! service's own work lands with step 6 of the roadmap.
+//!
+//! This crate holds the service's logic so tests can start it in-process on port 0;
+//! `main.rs` only hands [`build`] to the shared runtime.
+
+use switchyard_runtime::{Service, ServiceInfo, Settings};
+
+/// This service's identity: names, default listen address, version.
+pub static SERVICE: ServiceInfo = ServiceInfo {
+    name: "webhook-dispatcher",
+    binary: "switchyard-webhook-dispatcher",
+    about: "Delivers events to subscriber endpoints, signed, retried and dead-lettered",
+    default_bind: "0.0.0.0:9090",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+/// Builds the service from validated settings, bound to `http.bind`.
+pub async fn build(settings: Settings) -> anyhow::Result<Service> {
+    Ok(Service::builder(&SERVICE, settings).build()?)
+}

@@ -47,6 +47,14 @@ wait_port() { # host port name seconds
   for ((i = 0; i < $4 * 10; i++)); do open_port "$1" "$2" && return 0; sleep 0.1; done
   die "$3 did not start listening on $1:$2 within $4 s"
 }
+# Stops the process in a pid file and waits until it is gone, so its port is free again.
+stop_pid() {
+  local pid i
+  pid=$(cat "$1" 2>/dev/null) || return 0
+  kill "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+}
 is_local() { [[ $1 == 127.0.0.1 || $1 == localhost || $1 == ::1 ]]; }
 
 # ensure NAME URL START_COMMAND STOP_COMMAND INSTALL_HINT
@@ -81,7 +89,7 @@ ensure Redis "$REDIS_URL" \
   "apt-get install redis-server"
 ensure NATS "$NATS_URL" \
   "nats-server -a 127.0.0.1 -p $(port_of "$NATS_URL") -js -sd $SCRATCH/nats -l $SCRATCH/nats.log & echo \$! > $SCRATCH/nats.pid" \
-  "kill \$(cat $SCRATCH/nats.pid)" \
+  "stop_pid $SCRATCH/nats.pid" \
   "apt-get install nats-server"
 
 KAFKA_HOST=$(host_of "$KAFKA"); KAFKA_PORT=$(port_of "$KAFKA")
@@ -98,12 +106,17 @@ else
   echo "Kafka-protocol broker: starting tansu (sqlite engine) in $SCRATCH"
   # sqlite, not memory://: the memory engine loses records when a consumer resumes in the
   # middle of a producer batch. tansu also reads OTEL_* itself; keep it quiet.
-  (cd "$SCRATCH" && env -u OTEL_EXPORTER_OTLP_ENDPOINT "$TANSU" broker \
+  # `&` on the simple command alone, so $! is the broker itself and not a subshell.
+  (
+    cd "$SCRATCH" || exit 1
+    env -u OTEL_EXPORTER_OTLP_ENDPOINT "$TANSU" broker \
       --storage-engine sqlite://tansu.db \
       --listener-url "tcp://$KAFKA_HOST:$KAFKA_PORT" \
       --advertised-listener-url "tcp://$KAFKA_HOST:$KAFKA_PORT" \
-      >"$SCRATCH/tansu.log" 2>&1 & echo $! >"$SCRATCH/tansu.pid")
-  STOP+=("kill \$(cat $SCRATCH/tansu.pid)")
+      >"$SCRATCH/tansu.log" 2>&1 &
+    echo $! >"$SCRATCH/tansu.pid"
+  )
+  STOP+=("stop_pid $SCRATCH/tansu.pid")
   wait_port "$KAFKA_HOST" "$KAFKA_PORT" "tansu" 60
   echo "Kafka-protocol broker: up at $KAFKA_HOST:$KAFKA_PORT"
 fi
@@ -118,9 +131,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "Tests"
 if cargo nextest --version >/dev/null 2>&1; then
+  # nextest does not run doc tests; run them first so nextest's summary closes the output.
+  cargo test --workspace --doc --locked --quiet
   cargo nextest run --workspace --locked --profile ci
-  # nextest does not run doc tests.
-  cargo test --workspace --doc --locked
 else
   cargo test --workspace --locked
 fi

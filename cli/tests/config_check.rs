@@ -1,5 +1,8 @@
 //! `switchyard config check` run as a user runs it.
 
+// Helpers outside #[test] functions panic to fail the test, like the tests themselves.
+#![allow(clippy::unwrap_used)]
+
 use std::{io::Write as _, process::Command};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_switchyard");

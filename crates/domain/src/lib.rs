@@ -7,6 +7,32 @@
 //! mappings between them: Kafka binary mode ([`Event::to_binary`]) and JSON structured mode
 //! ([`Event::to_structured_json`]). [`wire`] has the protobuf records we own.
 //!
+//! ```
+//! use switchyard_domain::{Event, EventId, EventType, EventTypePattern, TenantId};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let event = Event::builder(
+//!     TenantId::parse("acme")?,
+//!     EventId::derive(&[b"acme", b"razorpay", b"evt_29QQoUBi66xm2f"]),
+//!     "/acme/razorpay",
+//!     EventType::parse("razorpay.payment.captured")?,
+//! )
+//! .subject(Some("pay_29QQoUBi66xm2f".into()))
+//! .data(Some("application/json".into()), r#"{"amount":50000}"#)
+//! .build()?;
+//!
+//! // Kafka binary mode: attributes in `ce_*` headers, data as the value, tenant as the key.
+//! let record = event.to_binary();
+//! assert_eq!(record.headers.get_str("ce_type"), Some("razorpay.payment.captured"));
+//! assert_eq!(record.key.as_deref(), Some(&b"acme"[..]));
+//! assert_eq!(Event::from_message(&record)?, event);
+//!
+//! // Subscriptions select types with patterns; a trailing `*` takes every deeper type.
+//! assert!(EventTypePattern::parse("razorpay.payment.*")?.matches(event.event_type()));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! What it is not: there is no async runtime, broker, database or HTTP here. Adapters depend
 //! on this crate, never the other way round, so everything in it is testable in microseconds.
 

@@ -136,7 +136,9 @@ async fn kafka_broker_takes_idempotent_writes_and_serves_a_consumer_group() {
         .set("bootstrap.servers", &brokers)
         .create()
         .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let options = AdminOptions::new()
+        .operation_timeout(Some(Duration::from_secs(10)))
+        .request_timeout(Some(Duration::from_secs(10)));
     let created = admin
         .create_topics(
             &[NewTopic::new(&topic, 3, TopicReplication::Fixed(1))],

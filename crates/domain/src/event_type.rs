@@ -11,27 +11,34 @@ string_newtype!(EventType);
 
 const MAX_TYPE_LEN: usize = 255;
 
-fn is_segment_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+/// Dot-separated segments of ASCII letters, digits, `-` and `_`; with `wildcards`, a segment
+/// may also be exactly `*`.
+fn validate_segments(what: &'static str, s: &str, wildcards: bool) -> Result<(), InvalidValue> {
+    let invalid = |rule| Err(InvalidValue::new(what, s, rule));
+    if s.is_empty() || s.len() > MAX_TYPE_LEN {
+        return invalid("must be 1 to 255 characters long");
+    }
+    for segment in s.split('.') {
+        if segment.is_empty() {
+            return invalid("must not start or end with '.' or contain '..'");
+        }
+        let literal = segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !(literal || wildcards && segment == "*") {
+            return invalid(if wildcards {
+                "each segment is '*' or ASCII letters, digits, '-' and '_' (no partial wildcards)"
+            } else {
+                "segments between dots may contain only ASCII letters, digits, '-' and '_'"
+            });
+        }
+    }
+    Ok(())
 }
 
 impl EventType {
     fn validate(s: &str) -> Result<(), InvalidValue> {
-        let invalid = |rule| Err(InvalidValue::new("event type", s, rule));
-        if s.is_empty() || s.len() > MAX_TYPE_LEN {
-            return invalid("must be 1 to 255 characters long");
-        }
-        for segment in s.split('.') {
-            if segment.is_empty() {
-                return invalid("must not start or end with '.' or contain '..'");
-            }
-            if !segment.bytes().all(is_segment_byte) {
-                return invalid(
-                    "segments between dots may contain only ASCII letters, digits, '-' and '_'",
-                );
-            }
-        }
-        Ok(())
+        validate_segments("event type", s, false)
     }
 
     /// The first segment: the provider for inbound webhooks (`razorpay`, `github`, ...).
@@ -54,21 +61,7 @@ string_newtype!(EventTypePattern);
 
 impl EventTypePattern {
     fn validate(s: &str) -> Result<(), InvalidValue> {
-        let invalid = |rule| Err(InvalidValue::new("event type pattern", s, rule));
-        if s.is_empty() || s.len() > MAX_TYPE_LEN {
-            return invalid("must be 1 to 255 characters long");
-        }
-        for segment in s.split('.') {
-            if segment.is_empty() {
-                return invalid("must not start or end with '.' or contain '..'");
-            }
-            if segment != "*" && !segment.bytes().all(is_segment_byte) {
-                return invalid(
-                    "each segment is '*' or ASCII letters, digits, '-' and '_' (no partial wildcards)",
-                );
-            }
-        }
-        Ok(())
+        validate_segments("event type pattern", s, true)
     }
 
     /// Whether `event_type` is selected by this pattern.

@@ -18,13 +18,21 @@ pub enum BusBackend {
 named_enum!(BusBackend { Kafka => "kafka", Redis => "redis", Nats => "nats", Memory => "memory" });
 
 /// `[bus]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct BusSettings {
     /// Backend in use.
     pub backend: BusBackend,
     /// Prefix of every topic name.
     pub topic_prefix: TopicPrefix,
+    /// Partitions per topic when the bus creates it; the unit of parallelism of a consumer
+    /// group (more replicas than partitions sit idle).
+    pub partitions: u32,
+    /// Records a publisher may hold unacknowledged before `publish` waits (backpressure).
+    pub max_in_flight: usize,
+    /// Milliseconds a publish waits for the broker's acknowledgement before failing with a
+    /// retryable timeout.
+    pub publish_timeout_ms: u64,
     /// `[bus.kafka]`.
     pub kafka: KafkaSettings,
     /// `[bus.redis]`.
@@ -33,7 +41,38 @@ pub struct BusSettings {
     pub nats: NatsSettings,
 }
 
+impl Default for BusSettings {
+    fn default() -> Self {
+        Self {
+            backend: BusBackend::default(),
+            topic_prefix: TopicPrefix::default(),
+            partitions: 12,
+            max_in_flight: 10_000,
+            publish_timeout_ms: 10_000,
+            kafka: KafkaSettings::default(),
+            redis: RedisSettings::default(),
+            nats: NatsSettings::default(),
+        }
+    }
+}
+
 impl BusSettings {
+    pub(super) fn validate(&self) -> Result<(), (String, String)> {
+        if !(1..=1024).contains(&self.partitions) {
+            return Err(("bus.partitions".into(), "must be between 1 and 1024".into()));
+        }
+        if self.max_in_flight == 0 {
+            return Err(("bus.max_in_flight".into(), "must be at least 1".into()));
+        }
+        if self.publish_timeout_ms < 100 {
+            return Err((
+                "bus.publish_timeout_ms".into(),
+                "must be at least 100".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Topic names under the configured prefix.
     #[must_use]
     pub fn topics(&self) -> Topics {

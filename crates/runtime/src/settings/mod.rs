@@ -239,6 +239,7 @@ impl Settings {
 
     fn validate(&self) -> Result<(), (String, String)> {
         self.http.validate()?;
+        self.bus.validate()?;
         self.auth.validate()?;
         self.telemetry.validate()?;
         sources::validate_all(&self.sources)?;

@@ -1,0 +1,182 @@
+//! What happens to a consumed record, the same on every backend: run the handler, retry with
+//! backoff, dead-letter what keeps failing, and only then let the backend acknowledge.
+
+use std::sync::Arc;
+
+use switchyard_domain::Message;
+use switchyard_runtime::trace_context;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use crate::{
+    BusError, Delivery, Handler, HandlerError, Publisher, Subscription, telemetry::Consumed,
+};
+
+/// Header naming why a record was dead-lettered.
+pub const DLQ_REASON: &str = "dlq-reason";
+/// Header naming the topic the record came from.
+pub const DLQ_TOPIC: &str = "dlq-topic";
+/// Header counting handler attempts before dead-lettering.
+pub const DLQ_ATTEMPTS: &str = "dlq-attempts";
+/// Header naming the consumer group that gave up on the record.
+pub const DLQ_GROUP: &str = "dlq-group";
+/// Header with the record's partition and position in its original topic.
+pub const DLQ_ORIGIN: &str = "dlq-origin";
+
+/// The outcome that lets the backend acknowledge.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Done {
+    /// Handled successfully.
+    Handled,
+    /// Dead-lettered (and acknowledged by the DLQ's broker).
+    DeadLettered,
+}
+
+/// Runs a group's handler over records with the group's retry policy.
+pub(crate) struct Processor {
+    backend: &'static str,
+    subscription: Subscription,
+    handler: Arc<dyn Handler>,
+    dlq: Arc<dyn Publisher>,
+}
+
+impl Processor {
+    pub(crate) fn new(
+        backend: &'static str,
+        subscription: Subscription,
+        handler: Arc<dyn Handler>,
+        dlq: Arc<dyn Publisher>,
+    ) -> Self {
+        Self {
+            backend,
+            subscription,
+            handler,
+            dlq,
+        }
+    }
+
+    pub(crate) fn subscription(&self) -> &Subscription {
+        &self.subscription
+    }
+
+    /// Processes one record. `Err(Closed)` means `stop` fired before the record was finished:
+    /// do not acknowledge it, so the group delivers it again. A handler call that has started
+    /// is always allowed to finish.
+    pub(crate) async fn process(
+        &self,
+        mut delivery: Delivery,
+        stop: &CancellationToken,
+    ) -> Result<Done, BusError> {
+        let span = tracing::info_span!(
+            "bus.handle",
+            backend = self.backend,
+            topic = %delivery.topic,
+            partition = delivery.partition,
+            position = %delivery.position,
+            group = %self.subscription.group,
+        );
+        let upstream =
+            trace_context::extract(&delivery.message.headers, "ce_traceparent").or_else(|| {
+                trace_context::extract(&delivery.message.headers, trace_context::TRACEPARENT_HEADER)
+            });
+        if let Some(parent) = upstream {
+            trace_context::set_parent(&span, &parent);
+        }
+        let group = self.subscription.group.as_str();
+        let retry = self.subscription.retry;
+        async move {
+            Consumed::Received.emit(self.backend, &delivery.topic, group);
+            let mut attempt = 1;
+            loop {
+                delivery.attempt = attempt;
+                let reason = match self.handler.handle(&delivery).await {
+                    Ok(()) => {
+                        Consumed::Acked.emit(self.backend, &delivery.topic, group);
+                        return Ok(Done::Handled);
+                    }
+                    Err(HandlerError::Reject(reason)) => reason,
+                    Err(HandlerError::Retry(reason)) if attempt >= retry.max_attempts.max(1) => {
+                        reason
+                    }
+                    Err(HandlerError::Retry(reason)) => {
+                        Consumed::Retried.emit(self.backend, &delivery.topic, group);
+                        tracing::warn!(attempt, %reason, "handler failed; retrying");
+                        tokio::select! {
+                            () = tokio::time::sleep(retry.backoff(attempt)) => {}
+                            () = stop.cancelled() => return Err(BusError::Closed),
+                        }
+                        attempt += 1;
+                        continue;
+                    }
+                };
+                self.dead_letter(&delivery, &reason, stop).await?;
+                return Ok(Done::DeadLettered);
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Publishes the record to the DLQ, retrying a broker outage until it succeeds or `stop`
+    /// fires: acknowledging a record that is neither handled nor dead-lettered would lose it.
+    async fn dead_letter(
+        &self,
+        delivery: &Delivery,
+        reason: &str,
+        stop: &CancellationToken,
+    ) -> Result<(), BusError> {
+        let mut message: Message = delivery.message.clone();
+        message
+            .headers
+            .insert(DLQ_REASON, truncate(reason, 1024).to_owned());
+        message.headers.insert(DLQ_TOPIC, delivery.topic.clone());
+        message
+            .headers
+            .insert(DLQ_ATTEMPTS, delivery.attempt.to_string());
+        message
+            .headers
+            .insert(DLQ_GROUP, self.subscription.group.clone());
+        message.headers.insert(
+            DLQ_ORIGIN,
+            format!("{}@{}", delivery.partition, delivery.position),
+        );
+        let mut attempt = 1;
+        loop {
+            match self
+                .dlq
+                .publish(&self.subscription.dlq_topic, message.clone())
+                .await
+            {
+                Ok(_) => {
+                    Consumed::DeadLettered.emit(
+                        self.backend,
+                        &delivery.topic,
+                        &self.subscription.group,
+                    );
+                    tracing::warn!(%reason, attempts = delivery.attempt, "record dead-lettered");
+                    return Ok(());
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot publish to the DLQ; holding the record");
+                    let wait = self.subscription.retry.backoff(attempt);
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = stop.cancelled() => return Err(BusError::Closed),
+                    }
+                    attempt = attempt.saturating_add(1);
+                }
+            }
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}

@@ -1,0 +1,37 @@
+//! The bus contract on the in-process backend.
+
+mod contract;
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use switchyard_bus::{Bus, Publisher, memory::MemoryBroker};
+use switchyard_runtime::settings::BusSettings;
+
+struct Memory;
+
+fn settings(partitions: u32) -> BusSettings {
+    BusSettings {
+        partitions,
+        ..BusSettings::default()
+    }
+}
+
+#[async_trait]
+impl contract::Harness for Memory {
+    async fn bus(&self, partitions: u32) -> Bus {
+        Bus::memory(&MemoryBroker::new(partitions), &settings(partitions))
+    }
+
+    async fn stopped_publisher(&self) -> Arc<dyn Publisher> {
+        let broker = MemoryBroker::new(1);
+        broker.set_available(false);
+        Bus::memory(&broker, &settings(1)).publisher
+    }
+
+    fn settle(&self) -> Duration {
+        Duration::from_millis(100)
+    }
+}
+
+contract_tests!(Memory);

@@ -10,6 +10,7 @@
 //! Not here: what records mean. Payloads are opaque bytes; `switchyard-domain` maps events.
 
 mod error;
+pub mod kafka;
 pub mod memory;
 pub mod partitioner;
 mod process;
@@ -93,7 +94,8 @@ impl Bus {
                 &memory::MemoryBroker::new(settings.partitions),
                 settings,
             )),
-            BusBackend::Kafka | BusBackend::Redis | BusBackend::Nats => Err(BusError::Config {
+            BusBackend::Kafka => kafka::connect(settings),
+            BusBackend::Redis | BusBackend::Nats => Err(BusError::Config {
                 backend: settings.backend.as_str(),
                 reason: "this backend is not available in this build yet".into(),
             }),

@@ -86,12 +86,18 @@ impl BusSettings {
 pub struct KafkaSettings {
     /// Bootstrap servers, comma-separated.
     pub brokers: String,
+    /// Replication factor of topics the bus creates; -1 takes the broker's default.
+    pub replication_factor: i32,
+    /// How long the group waits for a silent member before giving its partitions away.
+    pub session_timeout_ms: u64,
 }
 
 impl Default for KafkaSettings {
     fn default() -> Self {
         Self {
             brokers: "127.0.0.1:9092".into(),
+            replication_factor: -1,
+            session_timeout_ms: 45_000,
         }
     }
 }

@@ -1,0 +1,254 @@
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use rdkafka::{
+    ClientContext, Message as _, TopicPartitionList,
+    consumer::{
+        BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
+    },
+    message::{BorrowedMessage, Headers as _},
+};
+use switchyard_domain::{Headers, Message};
+use switchyard_runtime::settings::BusSettings;
+use tokio::{sync::mpsc, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use super::{BACKEND, base_config};
+use crate::{
+    BusError, Delivery, Handler, Position, Publisher, StartFrom, Subscriber, Subscription,
+    process::Processor,
+};
+
+/// Records buffered per partition between the poll loop and the partition's worker.
+const PARTITION_BUFFER: usize = 256;
+
+pub(super) struct KafkaSubscriber {
+    settings: BusSettings,
+    dlq: Arc<dyn Publisher>,
+}
+
+impl KafkaSubscriber {
+    pub(super) fn new(settings: &BusSettings, dlq: Arc<dyn Publisher>) -> Self {
+        Self {
+            settings: settings.clone(),
+            dlq,
+        }
+    }
+}
+
+type PartitionKey = (String, i32);
+
+/// Cancels the workers of partitions taken away in a rebalance, so they stop taking records
+/// the next owner will also read.
+#[derive(Default)]
+struct Revocations {
+    workers: Mutex<HashMap<PartitionKey, CancellationToken>>,
+}
+
+struct Context {
+    revocations: Arc<Revocations>,
+}
+
+impl ClientContext for Context {}
+
+impl ConsumerContext for Context {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(partitions) = rebalance {
+            let mut workers = self
+                .revocations
+                .workers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for element in partitions.elements() {
+                if let Some(token) =
+                    workers.remove(&(element.topic().to_owned(), element.partition()))
+                {
+                    token.cancel();
+                }
+            }
+            tracing::info!(revoked = partitions.count(), "partitions revoked");
+        }
+    }
+}
+
+fn to_delivery(message: &BorrowedMessage<'_>) -> Delivery {
+    let mut headers = Headers::new();
+    if let Some(borrowed) = message.headers() {
+        for header in borrowed.iter() {
+            headers.append(
+                header.key,
+                Bytes::copy_from_slice(header.value.unwrap_or_default()),
+            );
+        }
+    }
+    Delivery {
+        topic: message.topic().to_owned(),
+        partition: u32::try_from(message.partition()).unwrap_or_default(),
+        position: Position::Offset(u64::try_from(message.offset()).unwrap_or_default()),
+        message: Message {
+            key: message.key().map(Bytes::copy_from_slice),
+            headers,
+            payload: message
+                .payload()
+                .map(Bytes::copy_from_slice)
+                .unwrap_or_default(),
+        },
+        attempt: 1,
+    }
+}
+
+#[async_trait]
+impl Subscriber for KafkaSubscriber {
+    async fn run(
+        &self,
+        subscription: Subscription,
+        handler: Arc<dyn Handler>,
+        shutdown: CancellationToken,
+    ) -> Result<(), BusError> {
+        let revocations = Arc::new(Revocations::default());
+        let reset = match subscription.start {
+            StartFrom::Earliest => "earliest",
+            StartFrom::Latest => "latest",
+        };
+        let consumer: StreamConsumer<Context> = base_config(&self.settings)
+            .set("group.id", &subscription.group)
+            .set("auto.offset.reset", reset)
+            // Offsets are stored by us after a record is finished, and committed by
+            // librdkafka every second, on rebalance and on close.
+            .set("enable.auto.offset.store", "false")
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .set(
+                "session.timeout.ms",
+                self.settings.kafka.session_timeout_ms.to_string(),
+            )
+            .create_with_context(Context {
+                revocations: revocations.clone(),
+            })
+            .map_err(|e| BusError::Config {
+                backend: BACKEND,
+                reason: e.to_string(),
+            })?;
+        let topics: Vec<&str> = subscription.topics.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&topics)
+            .map_err(|e| BusError::Unavailable {
+                backend: BACKEND,
+                reason: e.to_string(),
+            })?;
+        let consumer = Arc::new(consumer);
+        let processor = Arc::new(Processor::new(
+            BACKEND,
+            subscription,
+            handler,
+            self.dlq.clone(),
+        ));
+
+        let mut workers = JoinSet::new();
+        let mut queues: HashMap<PartitionKey, mpsc::Sender<Delivery>> = HashMap::new();
+        loop {
+            let received = tokio::select! {
+                received = consumer.recv() => received,
+                () = shutdown.cancelled() => break,
+            };
+            let message = match received {
+                Ok(message) => message,
+                Err(error) => {
+                    // librdkafka reconnects by itself; surface the error and keep polling.
+                    tracing::warn!(%error, "kafka consumer error");
+                    continue;
+                }
+            };
+            let key = (message.topic().to_owned(), message.partition());
+            let delivery = to_delivery(&message);
+            drop(message);
+            let queue = match queues.get(&key) {
+                Some(queue) if !queue.is_closed() => queue.clone(),
+                _ => {
+                    let (tx, rx) = mpsc::channel(PARTITION_BUFFER);
+                    let stop = shutdown.child_token();
+                    revocations
+                        .workers
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(key.clone(), stop.clone());
+                    workers.spawn(work(
+                        consumer.clone(),
+                        processor.clone(),
+                        key.clone(),
+                        rx,
+                        stop,
+                    ));
+                    queues.insert(key.clone(), tx.clone());
+                    tx
+                }
+            };
+            // A full buffer waits here: backpressure instead of unbounded memory.
+            if queue.send(delivery).await.is_err() {
+                // The worker stopped (partition revoked); the next owner reads the record.
+                queues.remove(&key);
+            }
+        }
+        drop(queues);
+        while workers.join_next().await.is_some() {}
+        // Commit what the workers stored before leaving the group.
+        if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
+            tracing::debug!(%error, "final commit had nothing to do or failed");
+        }
+        Ok(())
+    }
+}
+
+/// Handles one partition's records in order; stores each offset once the record is done.
+async fn work(
+    consumer: Arc<StreamConsumer<Context>>,
+    processor: Arc<Processor>,
+    (topic, partition): PartitionKey,
+    mut records: mpsc::Receiver<Delivery>,
+    stop: CancellationToken,
+) {
+    loop {
+        let delivery = tokio::select! {
+            delivery = records.recv() => match delivery {
+                Some(delivery) => delivery,
+                None => return,
+            },
+            () = stop.cancelled() => return,
+        };
+        let Position::Offset(offset) = delivery.position else {
+            return;
+        };
+        if processor.process(delivery, &stop).await.is_err() {
+            return; // stopped mid-record: not stored, so it is delivered again
+        }
+        if stop.is_cancelled() {
+            // Revoked or shutting down while the handler ran: storing could move a new
+            // owner's position; the record is simply seen again (at-least-once).
+            if !consumer_owns(&consumer, &topic, partition) {
+                return;
+            }
+        }
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        if let Err(error) = consumer.store_offset(&topic, partition, offset) {
+            tracing::warn!(%error, topic, partition, offset, "cannot store offset; record will be redelivered");
+        }
+        if stop.is_cancelled() {
+            return;
+        }
+    }
+}
+
+fn consumer_owns(consumer: &StreamConsumer<Context>, topic: &str, partition: i32) -> bool {
+    consumer
+        .assignment()
+        .is_ok_and(|assigned: TopicPartitionList| {
+            assigned
+                .elements_for_topic(topic)
+                .iter()
+                .any(|e| e.partition() == partition)
+        })
+}

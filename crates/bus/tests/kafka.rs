@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 use switchyard_bus::{Bus, Publisher};
 use switchyard_runtime::settings::{BusBackend, BusSettings};
-use switchyard_testkit::infra;
+use switchyard_testkit::{daemon, infra};
 
 struct Kafka;
 
@@ -49,6 +49,55 @@ impl contract::Harness for Kafka {
 
     fn settle(&self) -> Duration {
         Duration::from_secs(8)
+    }
+
+    async fn private_broker(&self) -> Box<dyn contract::PrivateBroker> {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("scratch dir: {e}"));
+        let port = daemon::free_port();
+        let cargo_bin = std::env::var_os("CARGO_HOME")
+            .map_or_else(
+                || {
+                    std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                        .join(".cargo")
+                },
+                Into::into,
+            )
+            .join("bin");
+        let tansu = daemon::find_binary("tansu", &[cargo_bin], "scripts/test.sh installs it");
+        let url = format!("tcp://127.0.0.1:{port}");
+        let args = [
+            "broker",
+            "--storage-engine",
+            "sqlite://tansu.db",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let daemon = daemon::Daemon::start(tansu, args, dir.path(), port).await;
+        Box::new(PrivateTansu { daemon, _dir: dir })
+    }
+}
+
+/// A tansu broker of the test's own, sqlite-backed so its records survive a restart.
+struct PrivateTansu {
+    daemon: daemon::Daemon,
+    _dir: tempfile::TempDir,
+}
+
+#[async_trait]
+impl contract::PrivateBroker for PrivateTansu {
+    async fn bus(&self, partitions: u32) -> Bus {
+        let brokers = format!("127.0.0.1:{}", self.daemon.port());
+        Bus::connect(&settings(brokers.clone(), partitions))
+            .await
+            .unwrap_or_else(|e| infra::unavailable("private tansu broker", &brokers, &e))
+    }
+
+    async fn restart(&mut self) {
+        self.daemon.restart().await;
     }
 }
 

@@ -32,6 +32,27 @@ impl contract::Harness for Memory {
     fn settle(&self) -> Duration {
         Duration::from_millis(100)
     }
+
+    async fn private_broker(&self) -> Box<dyn contract::PrivateBroker> {
+        Box::new(PrivateMemory(MemoryBroker::new(2)))
+    }
+}
+
+/// The in-process broker "restarts" by refusing service for a moment: its data lives in the
+/// process, as it would on a broker with durable storage.
+struct PrivateMemory(MemoryBroker);
+
+#[async_trait]
+impl contract::PrivateBroker for PrivateMemory {
+    async fn bus(&self, partitions: u32) -> Bus {
+        Bus::memory(&self.0, &settings(partitions))
+    }
+
+    async fn restart(&mut self) {
+        self.0.set_available(false);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.0.set_available(true);
+    }
 }
 
 contract_tests!(Memory);

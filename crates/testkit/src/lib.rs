@@ -5,12 +5,14 @@
 //!   when one is unreachable (a test never skips silently).
 //! - [`unique_name`]: per-test topic prefixes, consumer groups and database names.
 //! - [`postgres::TestDatabase`]: a fresh database per test.
+//! - [`daemon`]: broker processes a test owns and may restart.
 //! - [`binary`]: start a real service binary, talk to it over HTTP, read its JSON logs, stop it
 //!   with SIGTERM.
 
 #![allow(clippy::missing_panics_doc)]
 
 pub mod binary;
+pub mod daemon;
 pub mod infra;
 pub mod postgres;
 

@@ -38,6 +38,18 @@ pub trait Harness: Send + Sync {
     fn patience(&self) -> Duration {
         Duration::from_secs(30)
     }
+    /// A broker of this test's own (its own process, address and data directory), so
+    /// restarting it disturbs no other test.
+    async fn private_broker(&self) -> Box<dyn PrivateBroker>;
+}
+
+/// A broker the test may restart.
+#[async_trait]
+pub trait PrivateBroker: Send + Sync {
+    /// A bus connected to this broker.
+    async fn bus(&self, partitions: u32) -> Bus;
+    /// Stops the broker and starts it again at the same address with the same data.
+    async fn restart(&mut self);
 }
 
 /// Records what a handler received, and fails or hangs on demand.
@@ -508,6 +520,67 @@ pub async fn publishing_to_a_stopped_broker_fails_retryably_in_bounded_time(h: &
     );
 }
 
+pub async fn a_broker_restart_under_a_running_group_loses_nothing(h: &impl Harness) {
+    let mut broker = h.private_broker().await;
+    let bus = broker.bus(2).await;
+    let t = topics(&bus).await;
+    let collector = Collector::default();
+    let consumer = run(
+        &bus,
+        subscription(&switchyard_testkit::unique_name("g"), &t),
+        collector.clone(),
+    );
+    for i in 0..10 {
+        bus.publisher
+            .publish(
+                &t.main,
+                message(&format!("tenant-{}", i % 3), format!("before-{i}")),
+            )
+            .await
+            .unwrap();
+    }
+    collector.wait_for(10, h.patience()).await;
+
+    broker.restart().await;
+
+    // The same publisher and consumer must recover by themselves: a publish may fail while the
+    // broker comes back (retryably), then succeed without a new client.
+    let deadline = Instant::now() + h.patience();
+    for i in 0..10 {
+        let message = message(&format!("tenant-{}", i % 3), format!("after-{i}"));
+        loop {
+            match bus.publisher.publish(&t.main, message.clone()).await {
+                Ok(_) => break,
+                Err(error) => {
+                    assert!(error.is_retryable(), "outage errors are retryable: {error}");
+                    assert!(
+                        Instant::now() < deadline,
+                        "publisher did not recover: {error}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+    let deadline = Instant::now() + h.patience();
+    loop {
+        let seen: HashSet<String> = collector.payloads().into_iter().collect();
+        let missing: Vec<String> = (0..10)
+            .flat_map(|i| [format!("before-{i}"), format!("after-{i}")])
+            .filter(|p| !seen.contains(p))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "consumer did not recover; missing {missing:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    consumer.stop().await;
+}
+
 /// Instantiates every scenario as a test named `<scenario>` in the calling module.
 #[macro_export]
 macro_rules! contract_tests {
@@ -521,6 +594,7 @@ macro_rules! contract_tests {
             two_groups_each_get_every_record,
             a_restarted_consumer_resumes_after_its_last_acknowledged_record,
             publishing_to_a_stopped_broker_fails_retryably_in_bounded_time,
+            a_broker_restart_under_a_running_group_loses_nothing,
         );
     };
     (@each $harness:expr; $($scenario:ident),+ $(,)?) => {

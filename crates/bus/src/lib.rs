@@ -12,9 +12,11 @@
 mod error;
 pub mod kafka;
 pub mod memory;
+pub mod nats;
 pub mod partitioner;
 mod process;
 mod record;
+pub mod redis;
 mod subscription;
 mod telemetry;
 
@@ -72,6 +74,34 @@ pub trait Admin: Send + Sync {
     async fn ensure_topics(&self, topics: &[String]) -> Result<(), BusError>;
     /// Checks that the broker answers (used by `/readyz`).
     async fn ping(&self) -> Result<(), BusError>;
+
+    /// Moves a stopped group's committed position on `topics` to `to`, so its next run
+    /// replays (or skips) records. Members of the group must not be running: a running member
+    /// would overwrite the position with its own. Backends that cannot seek say so with
+    /// [`BusError::Config`].
+    async fn reset_group(
+        &self,
+        group: &str,
+        topics: &[String],
+        to: SeekTo,
+    ) -> Result<(), BusError> {
+        let _ = (group, topics, to);
+        Err(BusError::Config {
+            backend: "bus",
+            reason: "this backend cannot move a group's position".into(),
+        })
+    }
+}
+
+/// Where [`Admin::reset_group`] moves a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeekTo {
+    /// The oldest retained record: replay everything.
+    Earliest,
+    /// The end: skip everything published so far.
+    Latest,
+    /// The first record published at or after this time.
+    Time(std::time::SystemTime),
 }
 
 /// A connected bus: what services hold.
@@ -95,10 +125,8 @@ impl Bus {
                 settings,
             )),
             BusBackend::Kafka => kafka::connect(settings),
-            BusBackend::Redis | BusBackend::Nats => Err(BusError::Config {
-                backend: settings.backend.as_str(),
-                reason: "this backend is not available in this build yet".into(),
-            }),
+            BusBackend::Redis => redis::connect(settings).await,
+            BusBackend::Nats => nats::connect(settings).await,
         }
     }
 
@@ -169,12 +197,6 @@ pub(crate) async fn timed<T>(
 ) -> Result<T, BusError> {
     let started = Instant::now();
     let result = publish.await;
-    telemetry::Published {
-        backend,
-        topic,
-        ok: result.is_ok(),
-        elapsed: started.elapsed(),
-    }
-    .emit();
+    telemetry::published(backend, topic, result.is_ok(), started.elapsed());
     result
 }

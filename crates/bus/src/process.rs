@@ -1,7 +1,7 @@
 //! What happens to a consumed record, the same on every backend: run the handler, retry with
 //! backoff, dead-letter what keeps failing, and only then let the backend acknowledge.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use switchyard_domain::Message;
 use switchyard_runtime::trace_context;
@@ -9,7 +9,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::{
-    BusError, Delivery, Handler, HandlerError, Publisher, Subscription, telemetry::Consumed,
+    BusError, Delivery, Handler, HandlerError, Publisher, Subscription,
+    telemetry::{ConsumeCounters, Consumed},
 };
 
 /// Header naming why a record was dead-lettered.
@@ -38,6 +39,7 @@ pub(crate) struct Processor {
     subscription: Subscription,
     handler: Arc<dyn Handler>,
     dlq: Arc<dyn Publisher>,
+    counters: HashMap<String, ConsumeCounters>,
 }
 
 impl Processor {
@@ -47,11 +49,28 @@ impl Processor {
         handler: Arc<dyn Handler>,
         dlq: Arc<dyn Publisher>,
     ) -> Self {
+        let counters = subscription
+            .topics
+            .iter()
+            .map(|topic| {
+                (
+                    topic.clone(),
+                    ConsumeCounters::new(backend, topic, &subscription.group),
+                )
+            })
+            .collect();
         Self {
             backend,
             subscription,
             handler,
             dlq,
+            counters,
+        }
+    }
+
+    fn count(&self, topic: &str, what: Consumed) {
+        if let Some(counters) = self.counters.get(topic) {
+            counters.record(what);
         }
     }
 
@@ -82,16 +101,15 @@ impl Processor {
         if let Some(parent) = upstream {
             trace_context::set_parent(&span, &parent);
         }
-        let group = self.subscription.group.as_str();
         let retry = self.subscription.retry;
         async move {
-            Consumed::Received.emit(self.backend, &delivery.topic, group);
+            self.count(&delivery.topic, Consumed::Received);
             let mut attempt = 1;
             loop {
                 delivery.attempt = attempt;
                 let reason = match self.handler.handle(&delivery).await {
                     Ok(()) => {
-                        Consumed::Acked.emit(self.backend, &delivery.topic, group);
+                        self.count(&delivery.topic, Consumed::Acked);
                         return Ok(Done::Handled);
                     }
                     Err(HandlerError::Reject(reason)) => reason,
@@ -99,7 +117,7 @@ impl Processor {
                         reason
                     }
                     Err(HandlerError::Retry(reason)) => {
-                        Consumed::Retried.emit(self.backend, &delivery.topic, group);
+                        self.count(&delivery.topic, Consumed::Retried);
                         tracing::warn!(attempt, %reason, "handler failed; retrying");
                         tokio::select! {
                             () = tokio::time::sleep(retry.backoff(attempt)) => {}
@@ -148,11 +166,7 @@ impl Processor {
                 .await
             {
                 Ok(_) => {
-                    Consumed::DeadLettered.emit(
-                        self.backend,
-                        &delivery.topic,
-                        &self.subscription.group,
-                    );
+                    self.count(&delivery.topic, Consumed::DeadLettered);
                     tracing::warn!(%reason, attempts = delivery.attempt, "record dead-lettered");
                     return Ok(());
                 }

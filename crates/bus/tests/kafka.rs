@@ -102,3 +102,4 @@ impl contract::PrivateBroker for PrivateTansu {
 }
 
 contract_tests!(Kafka);
+seek_tests!(Kafka);

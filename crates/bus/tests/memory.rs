@@ -56,3 +56,4 @@ impl contract::PrivateBroker for PrivateMemory {
 }
 
 contract_tests!(Memory);
+seek_tests!(Memory);

@@ -6,7 +6,7 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use rdkafka::{
-    ClientContext, Message as _, TopicPartitionList,
+    ClientContext, Message as _, Statistics, TopicPartitionList,
     consumer::{
         BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
     },
@@ -51,9 +51,33 @@ struct Revocations {
 
 struct Context {
     revocations: Arc<Revocations>,
+    group: String,
 }
 
-impl ClientContext for Context {}
+impl ClientContext for Context {
+    /// librdkafka's periodic statistics carry each assigned partition's lag (high watermark
+    /// minus committed offset); export it so dashboards show how far each group is behind.
+    fn stats(&self, statistics: Statistics) {
+        for (topic, stats) in &statistics.topics {
+            for (partition, partition_stats) in &stats.partitions {
+                // -1 is librdkafka's "internal UA partition"; negative lag means "unknown".
+                if *partition < 0 || partition_stats.consumer_lag < 0 {
+                    continue;
+                }
+                #[allow(clippy::cast_precision_loss)]
+                let lag = partition_stats.consumer_lag as f64;
+                metrics::gauge!(
+                    "switchyard_bus_consumer_lag",
+                    "backend" => BACKEND,
+                    "topic" => topic.clone(),
+                    "partition" => partition.to_string(),
+                    "group" => self.group.clone()
+                )
+                .set(lag);
+            }
+        }
+    }
+}
 
 impl ConsumerContext for Context {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -126,8 +150,11 @@ impl Subscriber for KafkaSubscriber {
                 "session.timeout.ms",
                 self.settings.kafka.session_timeout_ms.to_string(),
             )
+            // Statistics carry per-partition consumer lag (see `Context::stats`).
+            .set("statistics.interval.ms", "5000")
             .create_with_context(Context {
                 revocations: revocations.clone(),
+                group: subscription.group.clone(),
             })
             .map_err(|e| BusError::Config {
                 backend: BACKEND,

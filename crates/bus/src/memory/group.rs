@@ -90,10 +90,19 @@ impl Group {
         lock(&self.state).committed.get(key).copied()
     }
 
-    fn commit(&self, key: PartitionKey, next: u64) {
+    fn commit(&self, key: &PartitionKey, next: u64) {
         let mut state = lock(&self.state);
-        let entry = state.committed.entry(key).or_insert(0);
-        *entry = (*entry).max(next);
+        match state.committed.get_mut(key) {
+            Some(committed) => *committed = (*committed).max(next),
+            None => {
+                state.committed.insert(key.clone(), next);
+            }
+        }
+    }
+
+    /// Sets the committed position, backwards too (a replay).
+    pub(super) fn reset(&self, key: &PartitionKey, next: u64) {
+        lock(&self.state).committed.insert(key.clone(), next);
     }
 
     fn partition_lock(&self, key: &PartitionKey) -> Arc<tokio::sync::Mutex<()>> {
@@ -182,10 +191,17 @@ async fn work(
         (None, StartFrom::Earliest) => 0,
         (None, StartFrom::Latest) => {
             let end = log.end(partition);
-            group.commit(key.clone(), end);
+            group.commit(&key, end);
             end
         }
     };
+    let lag = metrics::gauge!(
+        "switchyard_bus_consumer_lag",
+        "backend" => super::BACKEND,
+        "topic" => key.0.clone(),
+        "partition" => partition.to_string(),
+        "group" => processor.subscription().group.clone()
+    );
     loop {
         let (offset, message) = tokio::select! {
             record = log.read(partition, next) => record,
@@ -202,6 +218,8 @@ async fn work(
             return; // stopped mid-record: not acknowledged, the next owner gets it again
         }
         next = offset + 1;
-        group.commit(key.clone(), next);
+        group.commit(&key, next);
+        #[allow(clippy::cast_precision_loss)]
+        lag.set(log.end(partition).saturating_sub(next) as f64);
     }
 }

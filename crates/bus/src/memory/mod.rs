@@ -20,7 +20,7 @@ use switchyard_domain::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Ack, Admin, BusError, Handler, Position, Publisher, Subscriber, Subscription,
+    Ack, Admin, BusError, Handler, Position, Publisher, SeekTo, Subscriber, Subscription,
     partitioner::partition_for, process::Processor, timed,
 };
 
@@ -86,7 +86,12 @@ impl MemoryBroker {
     }
 
     fn topic(&self, name: &str) -> Arc<log::TopicLog> {
-        lock(&self.inner.topics)
+        let mut topics = lock(&self.inner.topics);
+        // Look up by `&str` first: publishing must not allocate the name on every record.
+        if let Some(log) = topics.get(name) {
+            return log.clone();
+        }
+        topics
             .entry(name.to_owned())
             .or_insert_with(|| Arc::new(log::TopicLog::new(self.inner.partitions)))
             .clone()
@@ -145,6 +150,27 @@ impl Admin for MemoryBroker {
                 reason: "broker stopped".into(),
             })
         }
+    }
+
+    async fn reset_group(
+        &self,
+        group: &str,
+        topics: &[String],
+        to: SeekTo,
+    ) -> Result<(), BusError> {
+        let group = self.group(group);
+        for name in topics {
+            let log = self.topic(name);
+            for partition in 0..log.partitions() {
+                let next = match to {
+                    SeekTo::Earliest => 0,
+                    SeekTo::Latest => log.end(partition),
+                    SeekTo::Time(time) => log.offset_at(partition, time),
+                };
+                group.reset(&(name.clone(), partition), next);
+            }
+        }
+        Ok(())
     }
 }
 

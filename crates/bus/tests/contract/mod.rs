@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use switchyard_bus::{
     Bus, DLQ_ATTEMPTS, DLQ_REASON, DLQ_TOPIC, Delivery, Handler, HandlerError, Publisher,
-    RetryPolicy, StartFrom, Subscription,
+    RetryPolicy, SeekTo, StartFrom, Subscription,
 };
 use switchyard_domain::{Headers, Message};
 use tokio::task::JoinHandle;
@@ -579,6 +579,111 @@ pub async fn a_broker_restart_under_a_running_group_loses_nothing(h: &impl Harne
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     consumer.stop().await;
+}
+
+// --- seeking (backends that can move a group's position) ---------------------------------
+
+async fn publish_batch(bus: &Bus, topic: &str, label: &str, n: usize) {
+    for i in 0..n {
+        bus.publisher
+            .publish(
+                topic,
+                message(&format!("tenant-{}", i % 3), format!("{label}-{i}")),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+async fn drain(
+    bus: &Bus,
+    group: &str,
+    t: &Topics,
+    expected: usize,
+    patience: Duration,
+) -> Vec<String> {
+    let collector = Collector::default();
+    let consumer = run(bus, subscription(group, t), collector.clone());
+    collector.wait_for(expected, patience).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // room for extra records to show up
+    consumer.stop().await;
+    let mut payloads = collector.payloads();
+    payloads.sort();
+    payloads
+}
+
+fn labels(label: &str, n: usize) -> Vec<String> {
+    let mut all: Vec<String> = (0..n).map(|i| format!("{label}-{i}")).collect();
+    all.sort();
+    all
+}
+
+pub async fn a_group_reset_to_earliest_replays_every_record(h: &impl Harness) {
+    let bus = h.bus(2).await;
+    let t = topics(&bus).await;
+    let group = switchyard_testkit::unique_name("g");
+    publish_batch(&bus, &t.main, "r", 6).await;
+    assert_eq!(
+        drain(&bus, &group, &t, 6, h.patience()).await,
+        labels("r", 6)
+    );
+    bus.admin
+        .reset_group(&group, std::slice::from_ref(&t.main), SeekTo::Earliest)
+        .await
+        .unwrap();
+    assert_eq!(
+        drain(&bus, &group, &t, 6, h.patience()).await,
+        labels("r", 6),
+        "replayed from the start"
+    );
+}
+
+pub async fn a_group_reset_to_latest_skips_the_backlog(h: &impl Harness) {
+    let bus = h.bus(2).await;
+    let t = topics(&bus).await;
+    let group = switchyard_testkit::unique_name("g");
+    publish_batch(&bus, &t.main, "backlog", 6).await;
+    bus.admin
+        .reset_group(&group, std::slice::from_ref(&t.main), SeekTo::Latest)
+        .await
+        .unwrap();
+    publish_batch(&bus, &t.main, "fresh", 4).await;
+    assert_eq!(
+        drain(&bus, &group, &t, 4, h.patience()).await,
+        labels("fresh", 4)
+    );
+}
+
+pub async fn a_group_reset_to_a_time_starts_at_the_first_record_after_it(h: &impl Harness) {
+    let bus = h.bus(2).await;
+    let t = topics(&bus).await;
+    let group = switchyard_testkit::unique_name("g");
+    publish_batch(&bus, &t.main, "old", 5).await;
+    // Broker timestamps have millisecond resolution; keep clear of the boundary.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cut = std::time::SystemTime::now();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    publish_batch(&bus, &t.main, "new", 5).await;
+    bus.admin
+        .reset_group(&group, std::slice::from_ref(&t.main), SeekTo::Time(cut))
+        .await
+        .unwrap();
+    assert_eq!(
+        drain(&bus, &group, &t, 5, h.patience()).await,
+        labels("new", 5)
+    );
+}
+
+/// Instantiates the seek scenarios, for backends that can move a group's position.
+#[macro_export]
+macro_rules! seek_tests {
+    ($harness:expr) => {
+        $crate::contract_tests!(@each $harness;
+            a_group_reset_to_earliest_replays_every_record,
+            a_group_reset_to_latest_skips_the_backlog,
+            a_group_reset_to_a_time_starts_at_the_first_record_after_it,
+        );
+    };
 }
 
 /// Instantiates every scenario as a test named `<scenario>` in the calling module.

@@ -1,10 +1,13 @@
-//! Placeholder in the lead's mirror.
-use crate::{Bus, BusError};
+//! Placeholder while this backend is written; `Bus::connect` reports it as unavailable.
+
 use switchyard_runtime::settings::BusSettings;
-/// Placeholder.
+
+use crate::{Bus, BusError};
+
+/// Connects to this backend (not written yet).
 pub async fn connect(_settings: &BusSettings) -> Result<Bus, BusError> {
     Err(BusError::Config {
         backend: "nats",
-        reason: "not in this mirror".into(),
+        reason: "this backend is not written yet".into(),
     })
 }

@@ -203,5 +203,7 @@ async fn kafka_broker_takes_idempotent_writes_and_serves_a_consumer_group() {
         );
         assert_eq!(order.len(), 10, "{tenant}");
     }
-    let _ = admin.delete_topics(&[&topic], &options).await;
+    // No topic deletion: on tansu 0.6, deleting a topic makes later metadata responses crash
+    // other librdkafka clients in the same broker (SIGSEGV in rd_kafka_metadata_cache_find;
+    // see docs/testing.md). Topic names are unique per run and the broker's storage is scratch.
 }

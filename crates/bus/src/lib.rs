@@ -28,7 +28,10 @@ pub use process::{DLQ_ATTEMPTS, DLQ_GROUP, DLQ_ORIGIN, DLQ_REASON, DLQ_TOPIC};
 pub use record::{Ack, Delivery, Position};
 pub use subscription::{Handler, HandlerError, RetryPolicy, StartFrom, Subscription};
 use switchyard_domain::Message;
-use switchyard_runtime::settings::{BusBackend, BusSettings};
+use switchyard_runtime::{
+    health::{CheckFuture, ReadinessCheck},
+    settings::{BusBackend, BusSettings},
+};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -130,6 +133,14 @@ impl Bus {
         }
     }
 
+    /// A `/readyz` check that passes while the broker answers.
+    #[must_use]
+    pub fn readiness_check(&self) -> BrokerReady {
+        BrokerReady {
+            admin: self.admin.clone(),
+        }
+    }
+
     /// A bus over an existing in-process broker.
     #[must_use]
     pub fn memory(broker: &memory::MemoryBroker, settings: &BusSettings) -> Self {
@@ -142,6 +153,21 @@ impl Bus {
             admin: Arc::new(broker.clone()),
             publisher,
         }
+    }
+}
+
+/// Readiness of the bus for `/readyz`; see [`Bus::readiness_check`].
+pub struct BrokerReady {
+    admin: Arc<dyn Admin>,
+}
+
+impl ReadinessCheck for BrokerReady {
+    fn name(&self) -> &str {
+        "bus"
+    }
+
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(async move { self.admin.ping().await.map_err(|e| e.to_string()) })
     }
 }
 

@@ -191,3 +191,30 @@ pub async fn assert_bad_config_is_refused(path: &str) {
         assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
     }
 }
+
+/// With its broker unreachable a service still starts (no crash loop while Kafka is down),
+/// stays alive, reports not ready naming the bus, and still drains and exits 0.
+pub async fn assert_readiness_follows_the_broker(path: &str) {
+    let mut binary = RunningBinary::start(
+        path,
+        &[
+            ("SWITCHYARD__BUS__BACKEND", "kafka"),
+            // Nothing listens on port 1.
+            ("SWITCHYARD__BUS__KAFKA__BROKERS", "127.0.0.1:1"),
+        ],
+    )
+    .await;
+    let (status, body) = binary.get("/readyz").await;
+    assert_eq!(status, 503, "/readyz with the broker down: {body}");
+    assert!(
+        body.contains(r#""name":"bus""#),
+        "the failing check is named: {body}"
+    );
+    assert_eq!(binary.get("/healthz").await.0, 200, "alive while not ready");
+    binary.terminate();
+    assert_eq!(
+        binary.exit_code(Duration::from_secs(15)).await,
+        Some(0),
+        "exit code after SIGTERM"
+    );
+}

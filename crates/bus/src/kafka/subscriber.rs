@@ -177,6 +177,10 @@ impl Subscriber for KafkaSubscriber {
 
         let mut workers = JoinSet::new();
         let mut queues: HashMap<PartitionKey, mpsc::Sender<Delivery>> = HashMap::new();
+        // A partition revoked and assigned back gets a new worker while the old one may still
+        // be finishing its record; the lock makes the new one wait, so a partition is never
+        // processed twice at once.
+        let mut owners: HashMap<PartitionKey, Arc<tokio::sync::Mutex<()>>> = HashMap::new();
         loop {
             let received = tokio::select! {
                 received = consumer.recv() => received,
@@ -203,12 +207,14 @@ impl Subscriber for KafkaSubscriber {
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .insert(key.clone(), stop.clone());
+                    let owner = owners.entry(key.clone()).or_default().clone();
                     workers.spawn(work(
                         consumer.clone(),
                         processor.clone(),
                         key.clone(),
                         rx,
                         stop,
+                        owner,
                     ));
                     queues.insert(key.clone(), tx.clone());
                     tx
@@ -237,7 +243,12 @@ async fn work(
     (topic, partition): PartitionKey,
     mut records: mpsc::Receiver<Delivery>,
     stop: CancellationToken,
+    owner: Arc<tokio::sync::Mutex<()>>,
 ) {
+    let _owner = tokio::select! {
+        guard = owner.lock_owned() => guard,
+        () = stop.cancelled() => return,
+    };
     loop {
         let delivery = tokio::select! {
             delivery = records.recv() => match delivery {

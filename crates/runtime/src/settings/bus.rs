@@ -108,12 +108,32 @@ impl Default for KafkaSettings {
 pub struct RedisSettings {
     /// Redis URL.
     pub url: String,
+    /// Entries each partition stream keeps, approximately (`XADD MAXLEN ~`). Redis holds
+    /// streams in memory, so this is the retention; a group lagging further behind loses the
+    /// oldest records (logged when it notices).
+    pub max_len: u64,
+    /// How long a silent member keeps its group membership and partition leases; after this
+    /// its partitions move to the surviving members. Heartbeats and lease renewals run every
+    /// third of it.
+    pub session_timeout_ms: u64,
+    /// How long an idle partition reader waits for new entries in one blocking read.
+    pub block_ms: u64,
+    /// Entries a partition reader fetches per read.
+    pub read_count: usize,
+    /// Milliseconds every Redis command other than a publish (group coordination, reads,
+    /// acknowledgements, admin) waits before failing with a retryable timeout.
+    pub command_timeout_ms: u64,
 }
 
 impl Default for RedisSettings {
     fn default() -> Self {
         Self {
             url: "redis://127.0.0.1:6379".into(),
+            max_len: 1_000_000,
+            session_timeout_ms: 10_000,
+            block_ms: 2_000,
+            read_count: 32,
+            command_timeout_ms: 5_000,
         }
     }
 }
@@ -124,12 +144,48 @@ impl Default for RedisSettings {
 pub struct NatsSettings {
     /// NATS server URL.
     pub url: String,
+    /// Stream and key-value bucket replicas (1 on a single server, 3 in a cluster).
+    pub replicas: usize,
+    /// Seconds a stream keeps records (JetStream `max_age`); 0 keeps them until the stream's
+    /// other limits drop them.
+    pub retention_secs: u64,
+    /// Milliseconds within which a publish resent after a reconnect (same `Nats-Msg-Id`) is
+    /// stored once (the stream's `duplicate_window`).
+    pub duplicate_window_ms: u64,
+    /// Milliseconds JetStream waits for a record's acknowledgement before it may deliver the
+    /// record again. A record still in the handler is kept alive with progress notices, so this
+    /// only bounds how long a lost delivery stays hidden.
+    pub ack_wait_ms: u64,
+    /// Records a partition reader fetches per pull; also the consumer's `max_ack_pending`.
+    pub fetch_batch: usize,
+    /// Deliveries of one record before JetStream gives up on it (`max_deliver`). A record
+    /// given up on is dropped without reaching the DLQ, so the default, -1, never gives up:
+    /// failing records are dead-lettered by the bus after its retries instead.
+    pub max_deliver: i64,
+    /// Key-value bucket holding consumer-group membership and partition leases.
+    pub group_bucket: String,
+    /// How long a silent member keeps its membership and partition leases; after this its
+    /// partitions move to the surviving members. Renewals run every third of it. An existing
+    /// bucket keeps the time it was created with, and members follow the bucket.
+    pub lease_ttl_ms: u64,
+    /// Seconds a group's durable consumers survive with no member reading them (JetStream
+    /// `inactive_threshold`, like Kafka's offset retention); 0 keeps them forever.
+    pub group_retention_secs: u64,
 }
 
 impl Default for NatsSettings {
     fn default() -> Self {
         Self {
             url: "nats://127.0.0.1:4222".into(),
+            replicas: 1,
+            retention_secs: 7 * 24 * 3600,
+            duplicate_window_ms: 120_000,
+            ack_wait_ms: 30_000,
+            fetch_batch: 64,
+            max_deliver: -1,
+            group_bucket: "switchyard_groups".into(),
+            lease_ttl_ms: 10_000,
+            group_retention_secs: 7 * 24 * 3600,
         }
     }
 }

@@ -31,6 +31,7 @@ use switchyard_domain::Message;
 use switchyard_runtime::{
     health::{CheckFuture, ReadinessCheck},
     settings::{BusBackend, BusSettings},
+    trace_context,
 };
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -192,7 +193,8 @@ impl InFlightLimit {
 
 #[async_trait]
 impl Publisher for InFlightLimit {
-    async fn publish(&self, topic: &str, message: Message) -> Result<Ack, BusError> {
+    async fn publish(&self, topic: &str, mut message: Message) -> Result<Ack, BusError> {
+        with_trace_context(&mut message);
         let _slot = self.slots.acquire().await.map_err(|_| BusError::Closed)?;
         self.inner.publish(topic, message).await
     }
@@ -200,8 +202,9 @@ impl Publisher for InFlightLimit {
     async fn publish_batch(
         &self,
         topic: &str,
-        messages: Vec<Message>,
+        mut messages: Vec<Message>,
     ) -> Result<Vec<Ack>, BusError> {
+        messages.iter_mut().for_each(with_trace_context);
         // A batch larger than the limit takes every slot rather than waiting forever.
         let wanted = u32::try_from(messages.len())
             .unwrap_or(u32::MAX)
@@ -215,6 +218,18 @@ impl Publisher for InFlightLimit {
     }
 }
 
+/// Attaches the current span's W3C trace context to a record that carries none, so the
+/// consumer's span joins the publisher's trace. CloudEvents records carry their own
+/// (`ce_traceparent`) and are left alone.
+fn with_trace_context(message: &mut Message) {
+    let headers = &message.headers;
+    if headers.get(trace_context::TRACEPARENT_HEADER).is_none()
+        && headers.get("ce_traceparent").is_none()
+    {
+        trace_context::inject(&mut message.headers, trace_context::TRACEPARENT_HEADER);
+    }
+}
+
 /// Times a publish and records its metric.
 pub(crate) async fn timed<T>(
     backend: &'static str,
@@ -225,4 +240,54 @@ pub(crate) async fn timed<T>(
     let result = publish.await;
     telemetry::published(backend, topic, result.is_ok(), started.elapsed());
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::*;
+
+    /// A publish inside a traced span writes that span's context into the record, and a
+    /// record that already carries one keeps it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn publishing_inside_a_span_carries_its_trace_context() {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let _default = tracing::subscriber::set_default(subscriber);
+
+        let broker = memory::MemoryBroker::new(1);
+        let bus = Bus::memory(&broker, &BusSettings::default());
+        let span = tracing::info_span!("publish");
+        let expected = {
+            let _entered = span.enter();
+            trace_context::current().map(|tp| tp.trace_id().to_owned())
+        };
+        assert!(expected.is_some(), "the test span is traced");
+        let _entered = span.enter();
+        bus.publisher
+            .publish("t", Message::default())
+            .await
+            .unwrap();
+        let mut own = Message::default();
+        own.headers.insert(
+            "ce_traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        );
+        bus.publisher.publish("t", own).await.unwrap();
+
+        let (_, first) = broker.read_for_test("t", 0, 0).await;
+        let written = trace_context::extract(&first.headers, trace_context::TRACEPARENT_HEADER);
+        assert_eq!(written.map(|tp| tp.trace_id().to_owned()), expected);
+        let (_, second) = broker.read_for_test("t", 0, 1).await;
+        assert!(
+            second
+                .headers
+                .get(trace_context::TRACEPARENT_HEADER)
+                .is_none(),
+            "CloudEvents context left alone"
+        );
+    }
 }

@@ -68,6 +68,17 @@ impl MemoryBroker {
         self.inner.available.store(available, Ordering::SeqCst);
     }
 
+    /// The record at `offset` of `topic`'s `partition`, waiting until it exists.
+    #[cfg(test)]
+    pub(crate) async fn read_for_test(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+    ) -> (u64, Message) {
+        self.topic(topic).read(partition, offset).await
+    }
+
     /// A publisher on this broker.
     #[must_use]
     pub fn publisher(&self) -> MemoryPublisher {

@@ -145,6 +145,9 @@ impl Subscriber for KafkaSubscriber {
             // librdkafka every second, on rebalance and on close.
             .set("enable.auto.offset.store", "false")
             .set("enable.auto.commit", "true")
+            // Incremental rebalancing: a member joining or leaving moves only the partitions
+            // that change owner; everyone else keeps working through the rebalance.
+            .set("partition.assignment.strategy", "cooperative-sticky")
             .set("auto.commit.interval.ms", "1000")
             .set(
                 "session.timeout.ms",

@@ -2,7 +2,7 @@
 //! same broker, so the figures are ratios (the test broker's own ceiling cancels out).
 //!
 //! Run: `cargo bench -p switchyard-bus --bench throughput [-- BACKEND...]` with backends from
-//! `memory redis kafka` (default: all). Brokers come from the usual `SWITCHYARD__BUS__*` variables.
+//! `memory redis nats kafka` (default: all). Brokers come from the usual `SWITCHYARD__BUS__*` variables.
 //!
 //! For each backend:
 //! - publish: N records of 1 KiB over 64 keys, in batches, until every one is acknowledged;
@@ -381,6 +381,103 @@ async fn raw_redis_run(url: &str) -> Figures {
     }
 }
 
+/// A hand-written JetStream client doing the same job: a stream with one subject per
+/// partition, publishes pipelined on one connection then all PubAcks awaited, one durable pull
+/// consumer per partition fetching batches and confirming each ack (`double_ack`, as the bus).
+async fn raw_nats_run(url: &str) -> Figures {
+    use async_nats::jetstream;
+    let client = async_nats::connect(url).await.unwrap();
+    let js = jetstream::new(client);
+    let name = unique_name("bench-raw").replace('_', "-");
+    let subject = |p: u32| format!("{name}.{p}");
+    let stream = js
+        .create_stream(jetstream::stream::Config {
+            name: name.clone(),
+            subjects: vec![format!("{name}.*")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let body = payload();
+    let started = Instant::now();
+    for chunk in (0..RECORDS).collect::<Vec<_>>().chunks(BATCH) {
+        let mut pending = Vec::with_capacity(chunk.len());
+        for i in chunk {
+            let k = key(*i);
+            let p = switchyard_bus::partitioner::partition_for(Some(k.as_bytes()), PARTITIONS);
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("key", k.as_str());
+            pending.push(
+                js.publish_with_headers(subject(p), headers, body.clone())
+                    .await
+                    .unwrap(),
+            );
+        }
+        for ack in pending {
+            ack.await.unwrap();
+        }
+    }
+    let publish_per_sec = RECORDS as f64 / started.elapsed().as_secs_f64();
+
+    let consumed = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut readers = Vec::new();
+    for p in 0..PARTITIONS {
+        let consumer = stream
+            .create_consumer(jetstream::consumer::pull::Config {
+                durable_name: Some(format!("raw-{p}")),
+                filter_subject: subject(p),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let consumed = consumed.clone();
+        readers.push(tokio::spawn(async move {
+            while consumed.load(Ordering::Relaxed) < RECORDS {
+                let mut batch = consumer
+                    .fetch()
+                    .max_messages(64)
+                    .expires(Duration::from_millis(100))
+                    .messages()
+                    .await
+                    .unwrap();
+                while let Some(message) = batch.next().await {
+                    message.unwrap().double_ack().await.unwrap();
+                    consumed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    while consumed.load(Ordering::Relaxed) < RECORDS {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let pipeline_per_sec = RECORDS as f64 / started.elapsed().as_secs_f64();
+    for reader in readers {
+        reader.await.unwrap();
+    }
+
+    let mut samples = Vec::with_capacity(LATENCY_SAMPLES);
+    for i in 0..LATENCY_SAMPLES {
+        let k = key(i);
+        let p = switchyard_bus::partitioner::partition_for(Some(k.as_bytes()), PARTITIONS);
+        let sent = Instant::now();
+        js.publish(subject(p), body.clone())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        samples.push(sent.elapsed());
+    }
+    let (p50_publish, p99_publish) = percentiles(samples);
+    Figures {
+        publish_per_sec,
+        pipeline_per_sec,
+        p99_publish,
+        p50_publish,
+    }
+}
+
 /// The in-process baseline: a bounded tokio channel carrying the same records.
 async fn raw_memory_run() -> Figures {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(RECORDS);
@@ -500,6 +597,21 @@ async fn main() {
         report(
             "redis",
             "redis crate, XADD/XREADGROUP/XACK",
+            median(raw),
+            median(ours),
+        );
+    }
+    if run("nats") {
+        let settings = settings(BusBackend::Nats);
+        let bus = Bus::connect(&settings).await.unwrap();
+        let (mut raw, mut ours) = (Vec::new(), Vec::new());
+        for _ in 0..RUNS {
+            raw.push(raw_nats_run(&settings.nats.url).await);
+            ours.push(bus_run(&bus).await);
+        }
+        report(
+            "nats",
+            "async-nats JetStream, pull consumers",
             median(raw),
             median(ours),
         );

@@ -145,7 +145,7 @@ impl Bus {
     /// A bus over an existing in-process broker.
     #[must_use]
     pub fn memory(broker: &memory::MemoryBroker, settings: &BusSettings) -> Self {
-        let publisher = Arc::new(InFlightLimit::new(
+        let publisher = Arc::new(BusPublisher::new(
             Arc::new(broker.publisher()),
             settings.max_in_flight,
         ));
@@ -172,15 +172,16 @@ impl ReadinessCheck for BrokerReady {
     }
 }
 
-/// Bounds the records a publisher holds in flight: past the limit, `publish` waits for a
-/// slot instead of buffering without end (backpressure reaches the caller).
-pub(crate) struct InFlightLimit {
+/// The publisher services hold, around a backend's own: it attaches the current trace context
+/// to records that carry none, and bounds the records in flight: past the limit, `publish`
+/// waits for a slot instead of buffering without end (backpressure reaches the caller).
+pub(crate) struct BusPublisher {
     inner: Arc<dyn Publisher>,
     slots: Semaphore,
     limit: u32,
 }
 
-impl InFlightLimit {
+impl BusPublisher {
     pub(crate) fn new(inner: Arc<dyn Publisher>, limit: usize) -> Self {
         let limit = u32::try_from(limit.max(1)).unwrap_or(u32::MAX >> 3);
         Self {
@@ -192,7 +193,7 @@ impl InFlightLimit {
 }
 
 #[async_trait]
-impl Publisher for InFlightLimit {
+impl Publisher for BusPublisher {
     async fn publish(&self, topic: &str, mut message: Message) -> Result<Ack, BusError> {
         with_trace_context(&mut message);
         let _slot = self.slots.acquire().await.map_err(|_| BusError::Closed)?;

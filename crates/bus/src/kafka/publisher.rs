@@ -53,17 +53,18 @@ impl KafkaPublisher {
                 value: Some(header.value.as_ref()),
             });
         }
+        let mut record = FutureRecord::to(topic)
+            .payload(message.payload.as_ref())
+            .headers(headers);
+        if let Some(key) = &message.key {
+            record = record.key(key.as_ref());
+        }
         let deadline = tokio::time::Instant::now() + self.timeout;
         loop {
-            let mut record = FutureRecord::to(topic)
-                .payload(message.payload.as_ref())
-                .headers(headers.clone());
-            if let Some(key) = &message.key {
-                record = record.key(key.as_ref());
-            }
             match self.producer.send_result(record) {
                 Ok(delivery) => return Ok(delivery),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                // librdkafka hands the record back, so a retry re-sends it without rebuilding.
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
                     if tokio::time::Instant::now() >= deadline {
                         return Err(BusError::Timeout {
                             backend: BACKEND,
@@ -71,6 +72,7 @@ impl KafkaPublisher {
                         });
                     }
                     tokio::time::sleep(Duration::from_millis(5)).await;
+                    record = returned;
                 }
                 Err((error, _)) => return Err(map_error(&error)),
             }

@@ -231,9 +231,14 @@ impl Subscriber for KafkaSubscriber {
         }
         drop(queues);
         while workers.join_next().await.is_some() {}
-        // Commit what the workers stored before leaving the group.
-        if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
-            tracing::debug!(%error, "final commit had nothing to do or failed");
+        // Commit what the workers stored before leaving the group. A synchronous commit
+        // blocks its thread until the broker answers, so it runs off the async workers.
+        let committing =
+            tokio::task::spawn_blocking(move || consumer.commit_consumer_state(CommitMode::Sync));
+        match committing.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::debug!(%error, "final commit had nothing to do or failed"),
+            Err(error) => tracing::warn!(%error, "final commit task failed"),
         }
         Ok(())
     }

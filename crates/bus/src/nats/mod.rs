@@ -75,7 +75,7 @@ use async_nats::{ConnectOptions, Event, jetstream};
 use switchyard_runtime::settings::BusSettings;
 use tokio::sync::watch;
 
-use crate::{Bus, BusError, InFlightLimit};
+use crate::{Bus, BusError, BusPublisher};
 
 const BACKEND: &str = "nats";
 /// Deadline of one JetStream API request (stream, consumer and bucket management).
@@ -98,7 +98,7 @@ pub async fn connect(settings: &BusSettings) -> Result<Bus, BusError> {
         topology.clone(),
         config.publish_timeout,
     ));
-    let limited = Arc::new(InFlightLimit::new(publisher, settings.max_in_flight));
+    let limited = Arc::new(BusPublisher::new(publisher, settings.max_in_flight));
     Ok(Bus {
         subscriber: Arc::new(subscriber::NatsSubscriber::new(
             connection.clone(),

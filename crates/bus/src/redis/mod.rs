@@ -82,7 +82,7 @@ use std::{sync::Arc, time::Duration};
 
 use switchyard_runtime::settings::BusSettings;
 
-use crate::{Bus, BusError, InFlightLimit, RetryPolicy};
+use crate::{Bus, BusError, BusPublisher, RetryPolicy};
 
 const BACKEND: &str = "redis";
 
@@ -114,7 +114,7 @@ pub async fn connect(settings: &BusSettings) -> Result<Bus, BusError> {
         &tuning,
         Duration::from_millis(settings.publish_timeout_ms),
     ));
-    let limited = Arc::new(InFlightLimit::new(publisher, settings.max_in_flight));
+    let limited = Arc::new(BusPublisher::new(publisher, settings.max_in_flight));
     Ok(Bus {
         subscriber: Arc::new(subscriber::RedisSubscriber::new(
             redis.clone(),

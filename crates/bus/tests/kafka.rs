@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 use switchyard_bus::{Bus, Publisher};
 use switchyard_runtime::settings::{BusBackend, BusSettings};
-use switchyard_testkit::{daemon, infra};
+use switchyard_testkit::{infra, tansu::PrivateTansu};
 
 struct Kafka;
 
@@ -52,52 +52,24 @@ impl contract::Harness for Kafka {
     }
 
     async fn private_broker(&self) -> Box<dyn contract::PrivateBroker> {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("scratch dir: {e}"));
-        let port = daemon::free_port();
-        let cargo_bin = std::env::var_os("CARGO_HOME")
-            .map_or_else(
-                || {
-                    std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                        .join(".cargo")
-                },
-                Into::into,
-            )
-            .join("bin");
-        let tansu = daemon::find_binary("tansu", &[cargo_bin], "scripts/test.sh installs it");
-        let url = format!("tcp://127.0.0.1:{port}");
-        let args = [
-            "broker",
-            "--storage-engine",
-            "sqlite://tansu.db",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-        ]
-        .map(str::to_owned)
-        .to_vec();
-        let daemon = daemon::Daemon::start(tansu, args, dir.path(), port).await;
-        Box::new(PrivateTansu { daemon, _dir: dir })
+        Box::new(PrivateBroker(PrivateTansu::start().await))
     }
 }
 
 /// A tansu broker of the test's own, sqlite-backed so its records survive a restart.
-struct PrivateTansu {
-    daemon: daemon::Daemon,
-    _dir: tempfile::TempDir,
-}
+struct PrivateBroker(PrivateTansu);
 
 #[async_trait]
-impl contract::PrivateBroker for PrivateTansu {
+impl contract::PrivateBroker for PrivateBroker {
     async fn bus(&self, partitions: u32) -> Bus {
-        let brokers = format!("127.0.0.1:{}", self.daemon.port());
+        let brokers = self.0.brokers();
         Bus::connect(&settings(brokers.clone(), partitions))
             .await
             .unwrap_or_else(|e| infra::unavailable("private tansu broker", &brokers, &e))
     }
 
     async fn restart(&mut self) {
-        self.daemon.restart().await;
+        self.0.restart().await;
     }
 }
 

@@ -5,6 +5,7 @@
 //!   W3C `traceparent` through record headers.
 //! - [`metrics`]: the Prometheus recorder behind `/metrics`.
 //! - [`health`]: `/healthz`, `/readyz` with pluggable readiness checks.
+//! - [`problem`]: RFC 9457 problem+json error bodies.
 //! - [`shutdown`]: one cancellation token and task tracker per service, SIGTERM/SIGINT, drain.
 //! - [`service`]: the lifecycle shape of every service (`build` → `port` →
 //!   `run_until_stopped`) and [`run`], the whole of a service's `main`.
@@ -13,6 +14,7 @@
 
 pub mod health;
 pub mod metrics;
+pub mod problem;
 mod request_log;
 pub mod service;
 pub mod settings;

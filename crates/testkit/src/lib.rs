@@ -5,7 +5,8 @@
 //!   when one is unreachable (a test never skips silently).
 //! - [`unique_name`]: per-test topic prefixes, consumer groups and database names.
 //! - [`postgres::TestDatabase`]: a fresh database per test.
-//! - [`daemon`]: broker processes a test owns and may restart.
+//! - [`daemon`]: broker processes a test owns and may restart; [`tansu::PrivateTansu`] is
+//!   the Kafka-protocol one.
 //! - [`binary`]: start a real service binary, talk to it over HTTP, read its JSON logs, stop it
 //!   with SIGTERM.
 
@@ -15,6 +16,7 @@ pub mod binary;
 pub mod daemon;
 pub mod infra;
 pub mod postgres;
+pub mod tansu;
 
 /// A name no other test run uses: `prefix` plus a random suffix, valid as a topic, group,
 /// tenant or database name.

@@ -47,6 +47,7 @@ mod auth;
 mod bus;
 mod endpoints;
 mod http;
+mod ingest;
 mod sources;
 mod telemetry;
 
@@ -60,6 +61,7 @@ pub use auth::AuthSettings;
 pub use bus::{BusBackend, BusSettings, KafkaSettings, NatsSettings, RedisSettings};
 pub use endpoints::EndpointSettings;
 pub use http::HttpSettings;
+pub use ingest::{DedupeSettings, IngestSettings};
 use secrecy::SecretString;
 use serde::Deserialize;
 pub use sources::{HmacEncoding, HmacSettings, Provider, SourceSettings};
@@ -82,7 +84,9 @@ pub struct Settings {
     pub bus: BusSettings,
     /// PostgreSQL.
     pub database: DatabaseSettings,
-    /// Cross-replica dedupe of provider delivery ids (ingest).
+    /// Webhook front door limits (ingest).
+    pub ingest: IngestSettings,
+    /// Memory of provider delivery ids, optionally shared across replicas (ingest).
     pub dedupe: DedupeSettings,
     /// Outbound delivery (webhook-dispatcher).
     pub dispatcher: DispatcherSettings,
@@ -121,14 +125,6 @@ impl Default for DatabaseSettings {
             connect_timeout_secs: 5,
         }
     }
-}
-
-/// `[dedupe]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct DedupeSettings {
-    /// Redis URL for cross-replica dedupe; empty disables it.
-    pub redis_url: String,
 }
 
 /// `[dispatcher]`.
@@ -241,6 +237,8 @@ impl Settings {
         self.http.validate()?;
         self.bus.validate()?;
         self.auth.validate()?;
+        self.ingest.validate()?;
+        self.dedupe.validate()?;
         self.telemetry.validate()?;
         sources::validate_all(&self.sources)?;
         endpoints::validate_all(&self.endpoints)?;

@@ -45,6 +45,10 @@ pub struct HmacSettings {
     /// Text before the signature in the header, e.g. `sha256=`.
     #[serde(default)]
     pub prefix: String,
+    /// Header carrying the sender's unique delivery id, if it sends one; a repeat of an id
+    /// is answered as a duplicate instead of being published again.
+    #[serde(default)]
+    pub id_header: String,
 }
 
 fn all_addresses() -> Vec<IpNet> {

@@ -26,7 +26,7 @@ use async_trait::async_trait;
 pub use error::BusError;
 pub use process::{DLQ_ATTEMPTS, DLQ_GROUP, DLQ_ORIGIN, DLQ_REASON, DLQ_TOPIC};
 pub use record::{Ack, Delivery, Position};
-pub use subscription::{Handler, HandlerError, RetryPolicy, StartFrom, Subscription};
+pub use subscription::{BatchHandler, Handler, HandlerError, RetryPolicy, StartFrom, Subscription};
 use switchyard_domain::Message;
 use switchyard_runtime::{
     health::{CheckFuture, ReadinessCheck},
@@ -69,6 +69,24 @@ pub trait Subscriber: Send + Sync {
         handler: Arc<dyn Handler>,
         shutdown: CancellationToken,
     ) -> Result<(), BusError>;
+
+    /// Like [`Subscriber::run`], but hands the handler up to `max_batch` consecutive records
+    /// of a partition at once. Backends without native batching hand over one at a time.
+    async fn run_batched(
+        &self,
+        subscription: Subscription,
+        handler: Arc<dyn BatchHandler>,
+        max_batch: usize,
+        shutdown: CancellationToken,
+    ) -> Result<(), BusError> {
+        let _ = max_batch;
+        self.run(
+            subscription,
+            Arc::new(subscription::OneByOne(handler)),
+            shutdown,
+        )
+        .await
+    }
 }
 
 /// Creates topics and checks the broker.

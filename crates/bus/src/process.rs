@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::{
-    BusError, Delivery, Handler, HandlerError, Publisher, Subscription,
+    BatchHandler, BusError, Delivery, Handler, HandlerError, Publisher, Subscription, subscription,
     telemetry::{ConsumeCounters, Consumed},
 };
 
@@ -33,11 +33,19 @@ pub(crate) enum Done {
     DeadLettered,
 }
 
+/// The group's handler: per record, or per run of records.
+pub(crate) enum Work {
+    /// One record at a time.
+    One(Arc<dyn Handler>),
+    /// Up to this many consecutive records of a partition at a time.
+    Batch(Arc<dyn BatchHandler>, usize),
+}
+
 /// Runs a group's handler over records with the group's retry policy.
 pub(crate) struct Processor {
     backend: &'static str,
     subscription: Subscription,
-    handler: Arc<dyn Handler>,
+    work: Work,
     dlq: Arc<dyn Publisher>,
     counters: HashMap<String, ConsumeCounters>,
 }
@@ -47,6 +55,15 @@ impl Processor {
         backend: &'static str,
         subscription: Subscription,
         handler: Arc<dyn Handler>,
+        dlq: Arc<dyn Publisher>,
+    ) -> Self {
+        Self::with_work(backend, subscription, Work::One(handler), dlq)
+    }
+
+    pub(crate) fn with_work(
+        backend: &'static str,
+        subscription: Subscription,
+        work: Work,
         dlq: Arc<dyn Publisher>,
     ) -> Self {
         let counters = subscription
@@ -62,9 +79,17 @@ impl Processor {
         Self {
             backend,
             subscription,
-            handler,
+            work,
             dlq,
             counters,
+        }
+    }
+
+    /// Most records [`Processor::process_batch`] takes at once (1 for per-record handlers).
+    pub(crate) fn max_batch(&self) -> usize {
+        match &self.work {
+            Work::One(_) => 1,
+            Work::Batch(_, max) => (*max).max(1),
         }
     }
 
@@ -107,7 +132,15 @@ impl Processor {
             let mut attempt = 1;
             loop {
                 delivery.attempt = attempt;
-                let reason = match self.handler.handle(&delivery).await {
+                let result = match &self.work {
+                    Work::One(handler) => handler.handle(&delivery).await,
+                    Work::Batch(handler, _) => {
+                        subscription::OneByOne(handler.clone())
+                            .handle(&delivery)
+                            .await
+                    }
+                };
+                let reason = match result {
                     Ok(()) => {
                         self.count(&delivery.topic, Consumed::Acked);
                         return Ok(Done::Handled);
@@ -130,6 +163,79 @@ impl Processor {
                 self.dead_letter(&delivery, &reason, stop).await?;
                 return Ok(Done::DeadLettered);
             }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Processes consecutive records of one partition as one batch (see [`BatchHandler`]).
+    /// `Err(Closed)` means `stop` fired before the batch was finished: acknowledge none of it.
+    pub(crate) async fn process_batch(
+        &self,
+        mut batch: Vec<Delivery>,
+        stop: &CancellationToken,
+    ) -> Result<(), BusError> {
+        let Work::Batch(handler, _) = &self.work else {
+            for delivery in batch {
+                self.process(delivery, stop).await?;
+            }
+            return Ok(());
+        };
+        let Some(first) = batch.first() else {
+            return Ok(());
+        };
+        let span = tracing::info_span!(
+            "bus.handle_batch",
+            backend = self.backend,
+            topic = %first.topic,
+            partition = first.partition,
+            first = %first.position,
+            records = batch.len(),
+            group = %self.subscription.group,
+        );
+        let retry = self.subscription.retry;
+        async move {
+            for delivery in &batch {
+                self.count(&delivery.topic, Consumed::Received);
+            }
+            let mut attempt = 1;
+            let rejected = loop {
+                batch.iter_mut().for_each(|d| d.attempt = attempt);
+                match handler.handle_batch(&batch).await {
+                    Ok(rejected) => break rejected,
+                    Err(HandlerError::Retry(reason)) if attempt < retry.max_attempts.max(1) => {
+                        for delivery in &batch {
+                            self.count(&delivery.topic, Consumed::Retried);
+                        }
+                        tracing::warn!(attempt, %reason, "batch handler failed; retrying");
+                        tokio::select! {
+                            () = tokio::time::sleep(retry.backoff(attempt)) => {}
+                            () = stop.cancelled() => return Err(BusError::Closed),
+                        }
+                        attempt += 1;
+                    }
+                    Err(HandlerError::Retry(reason) | HandlerError::Reject(reason)) => {
+                        break batch
+                            .iter()
+                            .enumerate()
+                            .map(|(i, _)| (i, reason.clone()))
+                            .collect();
+                    }
+                }
+            };
+            let mut dead = vec![false; batch.len()];
+            for (index, reason) in rejected {
+                if let Some(delivery) = batch.get(index) {
+                    self.dead_letter(delivery, &reason, stop).await?;
+                    dead[index] = true;
+                }
+            }
+            for (delivery, dead) in batch.iter().zip(dead) {
+                if !dead {
+                    self.count(&delivery.topic, Consumed::Acked);
+                }
+            }
+            Ok(())
         }
         .instrument(span)
         .await

@@ -94,6 +94,33 @@ where
     }
 }
 
+/// Handles a run of consecutive records of one partition at once, in order. A handler that
+/// publishes can then pipeline its publishes (one acknowledgement wait per batch instead of
+/// one per record) without giving up order or commit-after-durable.
+#[async_trait]
+pub trait BatchHandler: Send + Sync + 'static {
+    /// Handles `batch`. `Ok(rejected)` finishes it: the records at the listed indexes are
+    /// dead-lettered with their reason, the others are acknowledged. `Err(Retry)` runs the
+    /// whole batch again after a backoff (records a retry repeats must be idempotent, as they
+    /// are for every consumer); when attempts run out, or on `Err(Reject)`, every record of
+    /// the batch is dead-lettered.
+    async fn handle_batch(&self, batch: &[Delivery]) -> Result<Vec<(usize, String)>, HandlerError>;
+}
+
+/// A batch handler fed one record at a time, for backends without native batches.
+pub(crate) struct OneByOne(pub(crate) std::sync::Arc<dyn BatchHandler>);
+
+#[async_trait]
+impl Handler for OneByOne {
+    async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        let mut rejected = self.0.handle_batch(std::slice::from_ref(delivery)).await?;
+        match rejected.pop() {
+            Some((_, reason)) => Err(HandlerError::Reject(reason)),
+            None => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,8 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{BACKEND, base_config};
 use crate::{
-    BusError, Delivery, Handler, Position, Publisher, StartFrom, Subscriber, Subscription,
-    process::Processor,
+    BatchHandler, BusError, Delivery, Handler, Position, Publisher, StartFrom, Subscriber,
+    Subscription,
+    process::{Processor, Work},
 };
 
 /// Records buffered per partition between the poll loop and the partition's worker.
@@ -133,6 +134,29 @@ impl Subscriber for KafkaSubscriber {
         handler: Arc<dyn Handler>,
         shutdown: CancellationToken,
     ) -> Result<(), BusError> {
+        self.run_work(subscription, Work::One(handler), shutdown)
+            .await
+    }
+
+    async fn run_batched(
+        &self,
+        subscription: Subscription,
+        handler: Arc<dyn BatchHandler>,
+        max_batch: usize,
+        shutdown: CancellationToken,
+    ) -> Result<(), BusError> {
+        self.run_work(subscription, Work::Batch(handler, max_batch), shutdown)
+            .await
+    }
+}
+
+impl KafkaSubscriber {
+    async fn run_work(
+        &self,
+        subscription: Subscription,
+        handler: Work,
+        shutdown: CancellationToken,
+    ) -> Result<(), BusError> {
         let revocations = Arc::new(Revocations::default());
         let reset = match subscription.start {
             StartFrom::Earliest => "earliest",
@@ -171,7 +195,7 @@ impl Subscriber for KafkaSubscriber {
                 reason: e.to_string(),
             })?;
         let consumer = Arc::new(consumer);
-        let processor = Arc::new(Processor::new(
+        let processor = Arc::new(Processor::with_work(
             BACKEND,
             subscription,
             handler,
@@ -257,30 +281,51 @@ async fn work(
         guard = owner.lock_owned() => guard,
         () = stop.cancelled() => return,
     };
+    let max_batch = processor.max_batch();
+    let mut batch = Vec::with_capacity(max_batch);
     loop {
-        let delivery = tokio::select! {
+        let first = tokio::select! {
             delivery = records.recv() => match delivery {
                 Some(delivery) => delivery,
                 None => return,
             },
             () = stop.cancelled() => return,
         };
-        let Position::Offset(offset) = delivery.position else {
+        batch.push(first);
+        // Whatever else of this partition is already waiting joins the batch; a batch never
+        // waits for records that have not arrived.
+        while batch.len() < max_batch {
+            match records.try_recv() {
+                Ok(delivery) => batch.push(delivery),
+                Err(_) => break,
+            }
+        }
+        let Some(&Position::Offset(last)) = batch.last().map(|d| &d.position) else {
             return;
         };
-        if processor.process(delivery, &stop).await.is_err() {
-            return; // stopped mid-record: not stored, so it is delivered again
+        let done = if max_batch == 1 {
+            match batch.pop() {
+                Some(delivery) => processor.process(delivery, &stop).await.map(|_| ()),
+                None => Ok(()),
+            }
+        } else {
+            processor
+                .process_batch(std::mem::take(&mut batch), &stop)
+                .await
+        };
+        if done.is_err() {
+            return; // stopped mid-batch: not stored, so it is delivered again
         }
         if stop.is_cancelled() {
             // Revoked or shutting down while the handler ran: storing could move a new
-            // owner's position; the record is simply seen again (at-least-once).
+            // owner's position; the records are simply seen again (at-least-once).
             if !consumer_owns(&consumer, &topic, partition) {
                 return;
             }
         }
-        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let offset = i64::try_from(last).unwrap_or(i64::MAX);
         if let Err(error) = consumer.store_offset(&topic, partition, offset) {
-            tracing::warn!(%error, topic, partition, offset, "cannot store offset; record will be redelivered");
+            tracing::warn!(%error, topic, partition, offset, "cannot store offset; records will be redelivered");
         }
         if stop.is_cancelled() {
             return;

@@ -18,8 +18,8 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use switchyard_bus::{
-    Bus, DLQ_ATTEMPTS, DLQ_REASON, DLQ_TOPIC, Delivery, Handler, HandlerError, Publisher,
-    RetryPolicy, SeekTo, StartFrom, Subscription,
+    BatchHandler, Bus, DLQ_ATTEMPTS, DLQ_REASON, DLQ_TOPIC, Delivery, Handler, HandlerError,
+    Publisher, RetryPolicy, SeekTo, StartFrom, Subscription,
 };
 use switchyard_domain::{Headers, Message};
 use tokio::task::JoinHandle;
@@ -583,6 +583,101 @@ pub async fn a_broker_restart_under_a_running_group_loses_nothing(h: &impl Harne
 
 // --- seeking (backends that can move a group's position) ---------------------------------
 
+/// A batch handler that rejects records carrying a `poison` header and fails its first call.
+#[derive(Clone, Default)]
+struct Batches {
+    seen: Arc<Mutex<Vec<Vec<String>>>>,
+    failed_once: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[async_trait]
+impl BatchHandler for Batches {
+    async fn handle_batch(&self, batch: &[Delivery]) -> Result<Vec<(usize, String)>, HandlerError> {
+        if !self
+            .failed_once
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(HandlerError::Retry("first call fails".into()));
+        }
+        let payloads = batch
+            .iter()
+            .map(|d| String::from_utf8_lossy(&d.message.payload).into_owned())
+            .collect();
+        self.seen.lock().unwrap().push(payloads);
+        Ok(batch
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.message.headers.get("poison").is_some())
+            .map(|(i, _)| (i, "poisoned in a batch".to_owned()))
+            .collect())
+    }
+}
+
+pub async fn a_batched_group_keeps_order_retries_and_dead_letters_rejected_records(
+    h: &impl Harness,
+) {
+    let bus = h.bus(1).await;
+    let t = topics(&bus).await;
+    for i in 0..200 {
+        let mut record = message("acme", format!("r-{i:03}"));
+        if i == 150 {
+            record.headers.append("poison", "1");
+        }
+        bus.publisher.publish(&t.main, record).await.unwrap();
+    }
+    let batches = Batches::default();
+    let shutdown = CancellationToken::new();
+    let subscriber = bus.subscriber.clone();
+    let (handler, token) = (Arc::new(batches.clone()), shutdown.clone());
+    let group = switchyard_testkit::unique_name("batched");
+    let subscription = subscription(&group, &t);
+    let task = tokio::spawn(async move {
+        subscriber
+            .run_batched(subscription, handler, 64, token)
+            .await
+    });
+    let deadline = Instant::now() + h.patience();
+    let flat = loop {
+        let flat: Vec<String> = batches.seen.lock().unwrap().concat();
+        if flat.len() >= 200 {
+            break flat;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of 200 records handled",
+            flat.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    assert_eq!(
+        flat,
+        (0..200).map(|i| format!("r-{i:03}")).collect::<Vec<_>>(),
+        "in order, each once after the retry"
+    );
+    let sizes: Vec<usize> = batches.seen.lock().unwrap().iter().map(Vec::len).collect();
+    assert!(
+        sizes.iter().all(|&n| (1..=64).contains(&n)),
+        "batch sizes {sizes:?}"
+    );
+
+    let record = read_one_raw(&bus, &t.dlq, h.patience()).await;
+    assert_eq!(record.message.payload.as_ref(), b"r-150");
+    assert_eq!(
+        record.message.headers.get_str(DLQ_REASON),
+        Some("poisoned in a batch")
+    );
+
+    // Everything was acknowledged: the group resumes with nothing left.
+    bus.publisher
+        .publish(&t.main, message("acme", "after"))
+        .await
+        .unwrap();
+    let after = drain(&bus, &group, &t, 1, h.patience()).await;
+    assert_eq!(after, vec!["after".to_owned()]);
+}
+
 async fn publish_batch(bus: &Bus, topic: &str, label: &str, n: usize) {
     for i in 0..n {
         bus.publisher
@@ -700,6 +795,7 @@ macro_rules! contract_tests {
             a_restarted_consumer_resumes_after_its_last_acknowledged_record,
             publishing_to_a_stopped_broker_fails_retryably_in_bounded_time,
             a_broker_restart_under_a_running_group_loses_nothing,
+            a_batched_group_keeps_order_retries_and_dead_letters_rejected_records,
         );
     };
     (@each $harness:expr; $($scenario:ident),+ $(,)?) => {

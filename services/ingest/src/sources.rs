@@ -202,6 +202,7 @@ fn scheme(settings: &SourceSettings, tolerance: Duration) -> Scheme {
 #[cfg(test)]
 mod tests {
     use secrecy::SecretString;
+    use switchyard_runtime::settings::TransformSettings;
 
     use super::*;
 
@@ -215,6 +216,8 @@ mod tests {
             rate_limit_per_sec: rate,
             max_body_bytes: 1024,
             hmac: None,
+            strict: false,
+            transform: TransformSettings::default(),
         }
     }
 

@@ -421,10 +421,17 @@ async fn every_provider_is_verified_and_keyed_by_its_own_delivery_id() {
     let ingest = Ingest::start(&config).await;
     let mut reader = ingest.raw_reader().await;
     let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs().to_string();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
 
     let stripe_body = br#"{"id":"evt_1Stripe","type":"payment_intent.succeeded"}"#;
-    let stripe_signature = hex::encode(hmac_sha256(b"whsec_stripe", &[now.as_bytes(), b".", stripe_body]));
+    let stripe_signature = hex::encode(hmac_sha256(
+        b"whsec_stripe",
+        &[now.as_bytes(), b".", stripe_body],
+    ));
     let stripe = client()
         .post(ingest.url("acme", "stripe"))
         .header("stripe-signature", format!("t={now},v1={stripe_signature}"))
@@ -436,21 +443,36 @@ async fn every_provider_is_verified_and_keyed_by_its_own_delivery_id() {
         .header("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
         .header(
             "x-hub-signature-256",
-            format!("sha256={}", hex::encode(hmac_sha256(b"gh-secret", &[github_body]))),
+            format!(
+                "sha256={}",
+                hex::encode(hmac_sha256(b"gh-secret", &[github_body]))
+            ),
         )
         .body(github_body.to_vec());
     let shopify_body = br#"{"id":820982911946154508}"#;
     let shopify = client()
         .post(ingest.url("acme", "shopify"))
         .header("x-shopify-topic", "orders/create")
-        .header("x-shopify-webhook-id", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043")
-        .header("x-shopify-hmac-sha256", b64(hmac_sha256(b"shpss_secret", &[shopify_body])))
+        .header(
+            "x-shopify-webhook-id",
+            "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+        )
+        .header(
+            "x-shopify-hmac-sha256",
+            b64(hmac_sha256(b"shpss_secret", &[shopify_body])),
+        )
         .body(shopify_body.to_vec());
     let custom_body = b"plain text, not JSON";
     let custom = client()
         .post(ingest.url("acme", "custom"))
         .header("x-delivery", "d-42")
-        .header("x-signature", format!("sha256={}", b64(hmac_sha256(b"custom-secret", &[custom_body]))))
+        .header(
+            "x-signature",
+            format!(
+                "sha256={}",
+                b64(hmac_sha256(b"custom-secret", &[custom_body]))
+            ),
+        )
         .body(custom_body.to_vec());
 
     let mut expected = Vec::new();
@@ -463,12 +485,19 @@ async fn every_provider_is_verified_and_keyed_by_its_own_delivery_id() {
         let retry = request.try_clone().unwrap();
         let (id, _) = expect_accepted(request.send().await.unwrap()).await;
         let (again, duplicate) = expect_accepted(retry.send().await.unwrap()).await;
-        assert_eq!((again.as_str(), duplicate), (id.as_str(), true), "{delivery_id} repeats as itself");
+        assert_eq!(
+            (again.as_str(), duplicate),
+            (id.as_str(), true),
+            "{delivery_id} repeats as itself"
+        );
         expected.push((id, delivery_id));
     }
     for (id, delivery_id) in expected {
         let raw = reader.next().await.1;
-        assert_eq!((raw.event_id.as_str(), raw.delivery_id.as_str()), (id.as_str(), delivery_id));
+        assert_eq!(
+            (raw.event_id.as_str(), raw.delivery_id.as_str()),
+            (id.as_str(), delivery_id)
+        );
     }
     reader.expect_no_more(Duration::from_secs(1)).await;
 

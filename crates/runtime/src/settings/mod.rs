@@ -22,6 +22,20 @@ macro_rules! named_enum {
             }
         }
 
+        impl std::str::FromStr for $ty {
+            type Err = String;
+
+            fn from_str(name: &str) -> Result<Self, Self::Err> {
+                match name {
+                    $($name => Ok(Self::$variant),)+
+                    other => Err(format!(
+                        "unknown value {other:?}; expected one of: {}",
+                        Self::NAMES.join(", ")
+                    )),
+                }
+            }
+        }
+
         impl std::fmt::Display for $ty {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
@@ -31,13 +45,7 @@ macro_rules! named_enum {
         impl<'de> serde::Deserialize<'de> for $ty {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let name = String::deserialize(d)?;
-                match name.as_str() {
-                    $($name => Ok(Self::$variant),)+
-                    other => Err(serde::de::Error::custom(format!(
-                        "unknown value {other:?}; expected one of: {}",
-                        Self::NAMES.join(", ")
-                    ))),
-                }
+                name.parse().map_err(serde::de::Error::custom)
             }
         }
     };
@@ -48,6 +56,7 @@ mod bus;
 mod endpoints;
 mod http;
 mod ingest;
+mod processor;
 mod sources;
 mod telemetry;
 
@@ -62,9 +71,12 @@ pub use bus::{BusBackend, BusSettings, KafkaSettings, NatsSettings, RedisSetting
 pub use endpoints::EndpointSettings;
 pub use http::HttpSettings;
 pub use ingest::{DedupeSettings, IngestSettings};
+pub use processor::ProcessorSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
-pub use sources::{HmacEncoding, HmacSettings, Provider, SourceSettings};
+pub use sources::{
+    HmacEncoding, HmacSettings, Provider, RenameField, SourceSettings, TransformSettings,
+};
 pub use telemetry::{LogFormat, TelemetrySettings};
 
 /// Environment variable naming the configuration file when `--config` is not given.
@@ -88,6 +100,8 @@ pub struct Settings {
     pub ingest: IngestSettings,
     /// Memory of provider delivery ids, optionally shared across replicas (ingest).
     pub dedupe: DedupeSettings,
+    /// Raw webhooks to events (processor).
+    pub processor: ProcessorSettings,
     /// Outbound delivery (webhook-dispatcher).
     pub dispatcher: DispatcherSettings,
     /// JWT validation (gateway, websocket-gateway).
@@ -239,6 +253,7 @@ impl Settings {
         self.auth.validate()?;
         self.ingest.validate()?;
         self.dedupe.validate()?;
+        self.processor.validate()?;
         self.telemetry.validate()?;
         sources::validate_all(&self.sources)?;
         endpoints::validate_all(&self.endpoints)?;

@@ -64,6 +64,31 @@ const fn default_max_body() -> usize {
     256 * 1024
 }
 
+/// One `rename` step of a source's transformation: move the value at `from` to `to`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RenameField {
+    /// JSON Pointer of the value to move, e.g. `/payload/payment/entity/notes`.
+    pub from: String,
+    /// JSON Pointer it moves to; parents must exist.
+    pub to: String,
+}
+
+/// `[sources.transform]`: declarative changes the processor makes to a source's event data,
+/// in this order: rename, drop, then subject and type are read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct TransformSettings {
+    /// Fields to move.
+    pub rename: Vec<RenameField>,
+    /// JSON Pointers of fields to remove (e.g. card details a subscriber must not see).
+    pub drop: Vec<String>,
+    /// JSON Pointer of the event's subject, replacing the provider's default.
+    pub subject: String,
+    /// JSON Pointer of the event type (generic `hmac` sources): the type becomes
+    /// `<source id>.<value>`.
+    pub event_type: String,
+}
+
 /// `[[sources]]`: one inbound webhook source, `POST /webhooks/{tenant}/{id}`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SourceSettings {
@@ -87,6 +112,12 @@ pub struct SourceSettings {
     /// Generic HMAC parameters.
     #[serde(default)]
     pub hmac: Option<HmacSettings>,
+    /// Events of a type without a registered schema are dead-lettered instead of passed on.
+    #[serde(default)]
+    pub strict: bool,
+    /// Changes the processor makes to the event data.
+    #[serde(default)]
+    pub transform: TransformSettings,
 }
 
 /// The largest `max_body_bytes` a source may configure.
@@ -114,6 +145,31 @@ pub(super) fn validate_all(sources: &[SourceSettings]) -> Result<(), (String, St
                 key("max_body_bytes"),
                 "must be between 1 and 67108864 (64 MiB)".into(),
             ));
+        }
+        let transform = &source.transform;
+        let pointers = transform
+            .rename
+            .iter()
+            .flat_map(|r| [("transform.rename", &r.from), ("transform.rename", &r.to)])
+            .chain(transform.drop.iter().map(|p| ("transform.drop", p)))
+            .chain([
+                ("transform.subject", &transform.subject),
+                ("transform.event_type", &transform.event_type),
+            ]);
+        for (field, pointer) in pointers {
+            if !pointer.is_empty() && !pointer.starts_with('/') {
+                return Err((
+                    key(field),
+                    format!("{pointer:?} is not a JSON Pointer (it must start with \"/\")"),
+                ));
+            }
+        }
+        if transform
+            .rename
+            .iter()
+            .any(|r| r.from.is_empty() || r.to.is_empty())
+        {
+            return Err((key("transform.rename"), "needs both from and to".into()));
         }
         match (source.provider, &source.hmac) {
             (Provider::Hmac, None) => {

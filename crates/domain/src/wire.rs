@@ -39,6 +39,7 @@ mod tests {
                 delivery_id: "evt_1".into(),
                 remote_ip: "203.0.113.7".into(),
                 traceparent: String::new(),
+                event_id: "evt_0123456789abcdef0123456789abcdef".into(),
             };
             let decoded = RawWebhook::decode(raw.encode_to_vec().as_slice())
                 .map_err(|e| TestCaseError::fail(e.to_string()))?;

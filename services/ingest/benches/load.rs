@@ -1,0 +1,243 @@
+//! Load test of the webhook front door: how many signed Razorpay webhooks `switchyard-ingest`
+//! accepts per second (each one acknowledged by the broker before its `202`), and its latency
+//! below that peak, against two baselines measured in the same run on the same machine:
+//!
+//! - **raw producer**: a plain rdkafka producer configured like the service's (idempotent,
+//!   `acks=all`, `linger.ms=5`) pushing 1 KiB records keyed `acme` into a fresh 6-partition
+//!   topic, with a bounded number in flight: what the broker takes;
+//! - **bare ceiling**: an actix-web server with as many workers as the service that reads each
+//!   body and answers `202` doing nothing else, in its own process (this executable again, with
+//!   `INGEST_BENCH_ROLE=bare`): what HTTP alone costs on this machine.
+//!
+//! Both servers get a closed loop: `C` keep-alive HTTP/1.1 connections each posting a 1 KiB
+//! body signed with the source's secret and a unique `x-razorpay-event-id` (so ingest never
+//! answers from its duplicate memory), waiting for the answer and posting again; the best `C`
+//! is the peak. Ingest then gets an open loop at a fraction of its peak: requests on a fixed
+//! timetable, latency from each one's scheduled send time so stalls are not hidden
+//! (no coordinated omission). Every run warms up before its measured window, and reports CPU
+//! use per party from `/proc` (the load generator shares the cores with server and broker).
+//!
+//! Run: `cargo bench -p switchyard-ingest --bench load [-- OPTIONS]` against the broker in
+//! `SWITCHYARD__BUS__KAFKA__BROKERS` (default `127.0.0.1:9092`); it fails naming the broker if
+//! nothing listens there. Options: `--connections 16,64` (closed-loop connection counts),
+//! `--seconds 10` (measured window per run), `--warmup 2`, `--load 0.8` (open-loop rate as a
+//! fraction of the ingest peak), `--in-flight 1000` (raw producer).
+
+#![allow(clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
+
+#[path = "load/bare.rs"]
+mod bare;
+#[path = "load/cpu.rs"]
+mod cpu;
+#[path = "load/http_load.rs"]
+mod http_load;
+#[path = "load/launch.rs"]
+mod launch;
+#[path = "load/outcomes.rs"]
+mod outcomes;
+#[path = "load/raw_producer.rs"]
+mod raw_producer;
+#[path = "load/report.rs"]
+mod report;
+#[path = "load/server.rs"]
+mod server;
+
+use std::{future::Future, time::Duration};
+
+use bytes::Bytes;
+use switchyard_testkit::infra;
+
+use crate::{
+    cpu::{CpuSnapshot, CpuUse},
+    http_load::Window,
+    outcomes::Summary,
+    server::ServerProcess,
+};
+
+const BODY_BYTES: usize = 1024;
+
+/// What to run, from the command line.
+struct Options {
+    connections: Vec<usize>,
+    window: Window,
+    load: f64,
+    in_flight: usize,
+}
+
+impl Options {
+    const USAGE: &'static str =
+        "options: --connections 16,64  --seconds 10  --warmup 2  --load 0.8  --in-flight 1000";
+
+    fn parse(mut args: impl Iterator<Item = String>) -> Self {
+        let mut options = Self {
+            connections: vec![16, 64],
+            window: Window {
+                warmup: Duration::from_secs(2),
+                measure: Duration::from_secs(10),
+            },
+            load: 0.8,
+            in_flight: 1000,
+        };
+        while let Some(arg) = args.next() {
+            // Cargo passes `--bench` to every bench target.
+            if arg == "--bench" {
+                continue;
+            }
+            let value = args
+                .next()
+                .unwrap_or_else(|| panic!("{arg} needs a value; {}", Self::USAGE));
+            match arg.as_str() {
+                "--connections" => {
+                    options.connections = value.split(',').map(|c| number(&arg, c)).collect();
+                }
+                "--seconds" => {
+                    options.window.measure = Duration::from_secs_f64(number(&arg, &value));
+                }
+                "--warmup" => options.window.warmup = Duration::from_secs_f64(number(&arg, &value)),
+                "--load" => options.load = number(&arg, &value),
+                "--in-flight" => options.in_flight = number(&arg, &value),
+                _ => panic!("unknown argument {arg}; {}", Self::USAGE),
+            }
+        }
+        options
+    }
+}
+
+fn number<T: std::str::FromStr>(name: &str, value: &str) -> T {
+    value
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{name}: {value:?} is not a number; {}", Options::USAGE))
+}
+
+fn main() {
+    if std::env::var(launch::ROLE_VAR).is_ok_and(|role| role == launch::BARE_ROLE) {
+        bare::serve().expect("the bare server failed");
+        return;
+    }
+    let options = Options::parse(std::env::args().skip(1));
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("cannot start the tokio runtime")
+        .block_on(run(&options));
+}
+
+async fn run(options: &Options) {
+    let brokers = infra::kafka_brokers();
+    raw_producer::require_broker(&brokers).await;
+    let body = webhook_body();
+    let window = options.window;
+    println!(
+        "1 KiB signed Razorpay webhooks; {:?} warm-up then {:?} measured per run; broker {brokers}; {} cores shared by all parties",
+        window.warmup,
+        window.measure,
+        std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
+    );
+    report::header();
+
+    let (raw, cpu) = with_cpu(
+        None,
+        window,
+        raw_producer::measure(&brokers, &body, options.in_flight, window),
+    )
+    .await;
+    report::raw_row(&raw, options.in_flight, cpu);
+
+    let bare_server = launch::bare().await;
+    let bare = peak("**bare actix-web** (ceiling)", &bare_server, &body, options).await;
+    bare_server.stop().await;
+
+    let ingest = launch::ingest(&brokers, &body).await;
+    let ingest_peak = peak("ingest", &ingest.server, &body, options).await;
+    let rate = ingest_peak.1.accepted_per_sec * options.load;
+    let connections = ingest_peak.0 * 2;
+    let target = launch::target(&ingest.server, &body);
+    let (at_load, cpu) = with_cpu(
+        Some(ingest.server.pid()),
+        window,
+        http_load::open_loop(&target, connections, rate, window),
+    )
+    .await;
+    let load = format!(
+        "open, {}/s ({:.0}% of peak), {connections} conns",
+        report::thousands(rate),
+        options.load * 100.0
+    );
+    report::http_row("ingest", &load, &at_load, cpu);
+    ingest.server.stop().await;
+
+    report::verdict(&raw, &bare, &ingest_peak, &at_load, options.load);
+}
+
+/// Closed-loop runs at each connection count; prints each and returns the best.
+async fn peak(
+    contender: &str,
+    server: &ServerProcess,
+    body: &Bytes,
+    options: &Options,
+) -> (usize, Summary) {
+    let target = launch::target(server, body);
+    let mut runs = Vec::with_capacity(options.connections.len());
+    for &connections in &options.connections {
+        let (summary, cpu) = with_cpu(
+            Some(server.pid()),
+            options.window,
+            http_load::closed_loop(&target, connections, options.window),
+        )
+        .await;
+        report::http_row(
+            contender,
+            &format!("closed, {connections} conns"),
+            &summary,
+            cpu,
+        );
+        runs.push((connections, summary));
+    }
+    report::best(&runs)
+}
+
+/// Runs `load` while sampling CPU use over its measured window.
+async fn with_cpu<T>(
+    server: Option<u32>,
+    window: Window,
+    load: impl Future<Output = T>,
+) -> (T, CpuUse) {
+    let sample = async {
+        tokio::time::sleep(window.warmup).await;
+        let before = CpuSnapshot::take(server);
+        tokio::time::sleep(window.measure).await;
+        CpuSnapshot::take(server).since(&before)
+    };
+    tokio::join!(load, sample)
+}
+
+/// A Razorpay `payment.captured` webhook padded to exactly 1 KiB.
+fn webhook_body() -> Bytes {
+    let event = |filler: &str| {
+        serde_json::json!({
+            "entity": "event",
+            "account_id": "acc_BenchAccount0001",
+            "event": "payment.captured",
+            "contains": ["payment"],
+            "payload": { "payment": { "entity": {
+                "id": "pay_BenchPayment0001",
+                "entity": "payment",
+                "amount": 50000,
+                "currency": "INR",
+                "status": "captured",
+                "method": "card",
+                "captured": true,
+                "email": "bench@example.com",
+                "contact": "+919000090000",
+                "notes": { "filler": filler },
+            }}},
+            "created_at": 1_764_028_800,
+        })
+        .to_string()
+    };
+    let unpadded = event("").len();
+    let body = event(&"x".repeat(BODY_BYTES.saturating_sub(unpadded)));
+    assert_eq!(body.len(), BODY_BYTES, "the webhook body must be 1 KiB");
+    Bytes::from(body)
+}

@@ -4,7 +4,9 @@
 //!
 //! - **raw producer**: a plain rdkafka producer configured like the service's (idempotent,
 //!   `acks=all`, `linger.ms=5`) pushing 1 KiB records keyed `acme` into a fresh 6-partition
-//!   topic, with a bounded number in flight: what the broker takes;
+//!   topic, with a bounded number in flight: what the broker takes. It runs at 1,000 in
+//!   flight and at each closed-loop connection count, since a connection waiting for its
+//!   `202` holds exactly one record in flight;
 //! - **bare ceiling**: an actix-web server with as many workers as the service that reads each
 //!   body and answers `202` doing nothing else, in its own process (this executable again, with
 //!   `INGEST_BENCH_ROLE=bare`): what HTTP alone costs on this machine.
@@ -19,9 +21,10 @@
 //!
 //! Run: `cargo bench -p switchyard-ingest --bench load [-- OPTIONS]` against the broker in
 //! `SWITCHYARD__BUS__KAFKA__BROKERS` (default `127.0.0.1:9092`); it fails naming the broker if
-//! nothing listens there. Options: `--connections 16,64` (closed-loop connection counts),
+//! nothing listens there. Options: `--connections 64,256` (closed-loop connection counts),
 //! `--seconds 10` (measured window per run), `--warmup 2`, `--load 0.8` (open-loop rate as a
-//! fraction of the ingest peak), `--in-flight 1000` (raw producer).
+//! fraction of the ingest peak), `--in-flight 64,256,1000` (raw producer; by default the
+//! connection counts and 1,000).
 
 #![allow(clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
 
@@ -48,35 +51,37 @@ use bytes::Bytes;
 use switchyard_testkit::infra;
 
 use crate::{
-    cpu::{CpuSnapshot, CpuUse},
+    cpu::{CpuSnapshot, CpuUse, Parties},
     http_load::Window,
     outcomes::Summary,
+    raw_producer::RawFigures,
     server::ServerProcess,
 };
 
 const BODY_BYTES: usize = 1024;
+/// The raw producer's bound on records in flight, beside the connection counts.
+const DEFAULT_IN_FLIGHT: usize = 1000;
 
 /// What to run, from the command line.
 struct Options {
     connections: Vec<usize>,
     window: Window,
     load: f64,
-    in_flight: usize,
+    in_flight: Vec<usize>,
 }
 
 impl Options {
-    const USAGE: &'static str =
-        "options: --connections 16,64  --seconds 10  --warmup 2  --load 0.8  --in-flight 1000";
+    const USAGE: &'static str = "options: --connections 64,256  --seconds 10  --warmup 2  --load 0.8  --in-flight 64,256,1000";
 
     fn parse(mut args: impl Iterator<Item = String>) -> Self {
         let mut options = Self {
-            connections: vec![16, 64],
+            connections: vec![64, 256],
             window: Window {
                 warmup: Duration::from_secs(2),
                 measure: Duration::from_secs(10),
             },
             load: 0.8,
-            in_flight: 1000,
+            in_flight: Vec::new(),
         };
         while let Some(arg) = args.next() {
             // Cargo passes `--bench` to every bench target.
@@ -87,20 +92,28 @@ impl Options {
                 .next()
                 .unwrap_or_else(|| panic!("{arg} needs a value; {}", Self::USAGE));
             match arg.as_str() {
-                "--connections" => {
-                    options.connections = value.split(',').map(|c| number(&arg, c)).collect();
-                }
+                "--connections" => options.connections = numbers(&arg, &value),
                 "--seconds" => {
                     options.window.measure = Duration::from_secs_f64(number(&arg, &value));
                 }
                 "--warmup" => options.window.warmup = Duration::from_secs_f64(number(&arg, &value)),
                 "--load" => options.load = number(&arg, &value),
-                "--in-flight" => options.in_flight = number(&arg, &value),
+                "--in-flight" => options.in_flight = numbers(&arg, &value),
                 _ => panic!("unknown argument {arg}; {}", Self::USAGE),
             }
         }
+        if options.in_flight.is_empty() {
+            options.in_flight = options.connections.clone();
+            options.in_flight.push(DEFAULT_IN_FLIGHT);
+        }
+        options.in_flight.sort_unstable();
+        options.in_flight.dedup();
         options
     }
+}
+
+fn numbers(name: &str, list: &str) -> Vec<usize> {
+    list.split(',').map(|value| number(name, value)).collect()
 }
 
 fn number<T: std::str::FromStr>(name: &str, value: &str) -> T {
@@ -126,90 +139,116 @@ fn main() {
 async fn run(options: &Options) {
     let brokers = infra::kafka_brokers();
     raw_producer::require_broker(&brokers).await;
-    let body = webhook_body();
-    let window = options.window;
+    let bench = Bench {
+        broker_pid: brokers.split(',').find_map(cpu::listener_pid),
+        brokers,
+        body: webhook_body(),
+        options,
+    };
     println!(
-        "1 KiB signed Razorpay webhooks; {:?} warm-up then {:?} measured per run; broker {brokers}; {} cores shared by all parties",
-        window.warmup,
-        window.measure,
+        "1 KiB signed Razorpay webhooks; {:?} warm-up then {:?} measured per run; broker {}{}; {} cores shared by all parties",
+        options.window.warmup,
+        options.window.measure,
+        bench.brokers,
+        bench
+            .broker_pid
+            .map_or_else(|| " (not local)".to_owned(), |pid| format!(" (pid {pid})")),
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
     );
     report::header();
 
-    let (raw, cpu) = with_cpu(
-        None,
-        window,
-        raw_producer::measure(&brokers, &body, options.in_flight, window),
-    )
-    .await;
-    report::raw_row(&raw, options.in_flight, cpu);
-
-    let bare_server = launch::bare().await;
-    let bare = peak("**bare actix-web** (ceiling)", &bare_server, &body, options).await;
-    bare_server.stop().await;
-
-    let ingest = launch::ingest(&brokers, &body).await;
-    let ingest_peak = peak("ingest", &ingest.server, &body, options).await;
-    let rate = ingest_peak.1.accepted_per_sec * options.load;
-    let connections = ingest_peak.0 * 2;
-    let target = launch::target(&ingest.server, &body);
-    let (at_load, cpu) = with_cpu(
-        Some(ingest.server.pid()),
-        window,
-        http_load::open_loop(&target, connections, rate, window),
-    )
-    .await;
-    let load = format!(
-        "open, {}/s ({:.0}% of peak), {connections} conns",
-        report::thousands(rate),
-        options.load * 100.0
-    );
-    report::http_row("ingest", &load, &at_load, cpu);
-    ingest.server.stop().await;
-
-    report::verdict(&raw, &bare, &ingest_peak, &at_load, options.load);
+    let raw = bench.raw_producer().await;
+    let bare = bench.bare_ceiling().await;
+    let (ingest, at_load) = bench.ingest().await;
+    report::verdict(&raw, &bare, &ingest, &at_load, options.load);
 }
 
-/// Closed-loop runs at each connection count; prints each and returns the best.
-async fn peak(
-    contender: &str,
-    server: &ServerProcess,
-    body: &Bytes,
-    options: &Options,
-) -> (usize, Summary) {
-    let target = launch::target(server, body);
-    let mut runs = Vec::with_capacity(options.connections.len());
-    for &connections in &options.connections {
-        let (summary, cpu) = with_cpu(
-            Some(server.pid()),
-            options.window,
-            http_load::closed_loop(&target, connections, options.window),
-        )
-        .await;
-        report::http_row(
-            contender,
-            &format!("closed, {connections} conns"),
-            &summary,
-            cpu,
-        );
-        runs.push((connections, summary));
+/// What every phase shares.
+struct Bench<'a> {
+    options: &'a Options,
+    brokers: String,
+    broker_pid: Option<u32>,
+    body: Bytes,
+}
+
+impl Bench<'_> {
+    /// One run per bound on records in flight.
+    async fn raw_producer(&self) -> Vec<(usize, RawFigures)> {
+        let mut runs = Vec::with_capacity(self.options.in_flight.len());
+        for &in_flight in &self.options.in_flight {
+            let producer =
+                raw_producer::measure(&self.brokers, &self.body, in_flight, self.options.window);
+            let (raw, cpu) = self.with_cpu(None, producer).await;
+            report::raw_row(&raw, in_flight, cpu);
+            runs.push((in_flight, raw));
+        }
+        runs
     }
-    report::best(&runs)
-}
 
-/// Runs `load` while sampling CPU use over its measured window.
-async fn with_cpu<T>(
-    server: Option<u32>,
-    window: Window,
-    load: impl Future<Output = T>,
-) -> (T, CpuUse) {
-    let sample = async {
-        tokio::time::sleep(window.warmup).await;
-        let before = CpuSnapshot::take(server);
-        tokio::time::sleep(window.measure).await;
-        CpuSnapshot::take(server).since(&before)
-    };
-    tokio::join!(load, sample)
+    async fn bare_ceiling(&self) -> (usize, Summary) {
+        let server = launch::bare().await;
+        let peak = self.peak("**bare actix-web** (ceiling)", &server).await;
+        server.stop().await;
+        peak
+    }
+
+    /// The peak, then the open loop at `--load` of it, on one service process.
+    async fn ingest(&self) -> ((usize, Summary), Summary) {
+        let ingest = launch::ingest(&self.brokers, &self.body).await;
+        let peak = self.peak("ingest", &ingest.server).await;
+        let rate = peak.1.accepted_per_sec * self.options.load;
+        // Headroom for bursts: a timetable slot waits when every connection is busy.
+        let connections = peak.0 * 2;
+        let target = launch::target(&ingest.server, &self.body);
+        let (at_load, cpu) = self
+            .with_cpu(
+                Some(ingest.server.pid()),
+                http_load::open_loop(&target, connections, rate, self.options.window),
+            )
+            .await;
+        let load = format!(
+            "open, {}/s ({:.0}% of peak), {connections} conns",
+            report::thousands(rate),
+            self.options.load * 100.0
+        );
+        report::http_row("ingest", &load, &at_load, cpu);
+        ingest.server.stop().await;
+        (peak, at_load)
+    }
+
+    /// Closed-loop runs at each connection count; prints each and returns the best.
+    async fn peak(&self, contender: &str, server: &ServerProcess) -> (usize, Summary) {
+        let target = launch::target(server, &self.body);
+        let mut runs = Vec::with_capacity(self.options.connections.len());
+        for &connections in &self.options.connections {
+            let (summary, cpu) = self
+                .with_cpu(
+                    Some(server.pid()),
+                    http_load::closed_loop(&target, connections, self.options.window),
+                )
+                .await;
+            let load = format!("closed, {connections} conns");
+            report::http_row(contender, &load, &summary, cpu);
+            runs.push((connections, summary));
+        }
+        report::best(&runs)
+    }
+
+    /// Runs `load` while sampling CPU use over its measured window.
+    async fn with_cpu<T>(&self, server: Option<u32>, load: impl Future<Output = T>) -> (T, CpuUse) {
+        let parties = Parties {
+            server,
+            broker: self.broker_pid,
+        };
+        let window = self.options.window;
+        let sample = async {
+            tokio::time::sleep(window.warmup).await;
+            let before = CpuSnapshot::take(parties);
+            tokio::time::sleep(window.measure).await;
+            CpuSnapshot::take(parties).since(&before)
+        };
+        tokio::join!(load, sample)
+    }
 }
 
 /// A Razorpay `payment.captured` webhook padded to exactly 1 KiB.

@@ -1,15 +1,29 @@
 //! Consumer group `processor` (DESIGN §3): reads `<prefix>.ingest.raw`, builds the canonical
-//! CloudEvent per provider, validates it against the schema registry and publishes it to
-//! `<prefix>.events`.
+//! CloudEvent of each raw webhook per provider ([`providers`]), applies the source's
+//! declarative [`transform`], validates the data against the schema registry, and publishes
+//! it to `<prefix>.events` in CloudEvents binary mode. Records that cannot become events are
+//! dead-lettered with the reason and the partition moves on.
 //!
-//! Status: the shared lifecycle (health, readiness on the bus, metrics, graceful shutdown);
-//! the service's own work lands with step 4 of the roadmap.
+//! Idempotent by construction: the event id comes from the raw record (ingest derives it from
+//! the provider's delivery id), so a record processed twice — a crash between publishing and
+//! committing — yields the same event, and every consumer downstream keeps one.
 //!
 //! This crate holds the service's logic so tests can start it in-process on port 0;
 //! `main.rs` only hands [`build`] to the shared runtime.
 
-use switchyard_bus::Bus;
-use switchyard_runtime::{Service, ServiceInfo, Settings};
+pub mod handler;
+pub mod pipeline;
+pub mod providers;
+pub mod transform;
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use switchyard_bus::{Bus, RetryPolicy, StartFrom, Subscription};
+use switchyard_runtime::{Service, ServiceInfo, Settings, Shutdown};
+use switchyard_schema_registry::SchemaRegistry;
+
+use crate::{handler::RawToEvents, pipeline::Pipeline};
 
 /// This service's identity: names, default listen address, version.
 pub static SERVICE: ServiceInfo = ServiceInfo {
@@ -20,11 +34,93 @@ pub static SERVICE: ServiceInfo = ServiceInfo {
     version: env!("CARGO_PKG_VERSION"),
 };
 
-/// Builds the service from validated settings, bound to `http.bind`; `/readyz` follows the
-/// bus.
+/// The consumer group.
+pub const GROUP: &str = "processor";
+
+/// Builds the service from validated settings: loads the schemas (a bad schema stops
+/// start-up), joins the `processor` group in the background; `/readyz` follows the bus.
 pub async fn build(settings: Settings) -> anyhow::Result<Service> {
     let bus = Bus::connect(&settings.bus).await?;
-    Ok(Service::builder(&SERVICE, settings)
-        .readiness_check(bus.readiness_check())
-        .build()?)
+    let config = &settings.processor;
+    let registry = if config.validate && !config.schemas_dir.as_os_str().is_empty() {
+        SchemaRegistry::load(&config.schemas_dir)
+            .with_context(|| format!("processor.schemas_dir {}", config.schemas_dir.display()))?
+    } else {
+        SchemaRegistry::empty()
+    };
+    tracing::info!(
+        schemas = registry.len(),
+        validate = config.validate,
+        "schema registry loaded"
+    );
+    let topics = settings.bus.topics();
+    let handler = Arc::new(RawToEvents {
+        pipeline: Pipeline::new(&settings.sources, registry, config.validate),
+        publisher: bus.publisher.clone(),
+        topic: topics.events(),
+    });
+    let subscription = Subscription {
+        group: GROUP.to_owned(),
+        topics: vec![topics.ingest_raw()],
+        // A publish that keeps failing means the broker is away, not that the record is bad:
+        // hold the partition and keep trying rather than dead-letter good records.
+        retry: RetryPolicy {
+            max_attempts: u32::MAX,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+        },
+        dlq_topic: topics.dlq(),
+        start: StartFrom::Earliest,
+    };
+    let max_batch = config.max_batch;
+    let all_topics = vec![topics.ingest_raw(), topics.events(), topics.dlq()];
+    let builder = Service::builder(&SERVICE, settings).readiness_check(bus.readiness_check());
+    let shutdown = builder.shutdown().clone();
+    shutdown.spawn(consume(
+        bus,
+        all_topics,
+        subscription,
+        handler,
+        max_batch,
+        shutdown.clone(),
+    ));
+    Ok(builder.build()?)
+}
+
+/// Makes sure the topics exist, then consumes until shutdown; retries while the broker is
+/// away (readiness reports it meanwhile).
+async fn consume(
+    bus: Bus,
+    topics: Vec<String>,
+    subscription: Subscription,
+    handler: Arc<RawToEvents>,
+    max_batch: usize,
+    shutdown: Shutdown,
+) {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let result = match bus.admin.ensure_topics(&topics).await {
+            Ok(()) => {
+                bus.subscriber
+                    .run_batched(
+                        subscription.clone(),
+                        handler.clone(),
+                        max_batch,
+                        shutdown.token(),
+                    )
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(()) if shutdown.is_triggered() => return,
+            Ok(()) => tracing::warn!("consumer stopped unexpectedly; rejoining"),
+            Err(error) => tracing::warn!(%error, "cannot consume raw webhooks yet; retrying"),
+        }
+        tokio::select! {
+            () = shutdown.triggered() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
 }

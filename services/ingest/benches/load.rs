@@ -16,12 +16,13 @@
 //! answers from its duplicate memory), waiting for the answer and posting again; the best `C`
 //! is the peak. Ingest then gets an open loop at a fraction of its peak: requests on a fixed
 //! timetable, latency from each one's scheduled send time so stalls are not hidden
-//! (no coordinated omission). Every run warms up before its measured window, and reports CPU
-//! use per party from `/proc` (the load generator shares the cores with server and broker).
+//! (no coordinated omission). Every run warms up before its measured window, and reports the
+//! cores used by each party from `/proc` (the load generator shares the machine with server
+//! and broker); a run during which other processes took CPU is flagged as suspect.
 //!
 //! Run: `cargo bench -p switchyard-ingest --bench load [-- OPTIONS]` against the broker in
 //! `SWITCHYARD__BUS__KAFKA__BROKERS` (default `127.0.0.1:9092`); it fails naming the broker if
-//! nothing listens there. Options: `--connections 64,256` (closed-loop connection counts),
+//! nothing listens there. Options: `--connections 64,256,1000` (closed-loop connection counts),
 //! `--seconds 10` (measured window per run), `--warmup 2`, `--load 0.8` (open-loop rate as a
 //! fraction of the ingest peak), `--in-flight 64,256,1000` (raw producer; by default the
 //! connection counts and 1,000).
@@ -71,11 +72,12 @@ struct Options {
 }
 
 impl Options {
-    const USAGE: &'static str = "options: --connections 64,256  --seconds 10  --warmup 2  --load 0.8  --in-flight 64,256,1000";
+    const USAGE: &'static str = "options: --connections 64,256,1000 --seconds 10 --warmup 2 \
+                                 --load 0.8 --in-flight 64,256,1000 (see benches/load.rs)";
 
     fn parse(mut args: impl Iterator<Item = String>) -> Self {
         let mut options = Self {
-            connections: vec![64, 256],
+            connections: vec![64, 256, 1000],
             window: Window {
                 warmup: Duration::from_secs(2),
                 measure: Duration::from_secs(10),
@@ -87,6 +89,10 @@ impl Options {
             // Cargo passes `--bench` to every bench target.
             if arg == "--bench" {
                 continue;
+            }
+            if arg == "--help" {
+                println!("{}", Self::USAGE);
+                std::process::exit(0);
             }
             let value = args
                 .next()
@@ -108,6 +114,17 @@ impl Options {
         }
         options.in_flight.sort_unstable();
         options.in_flight.dedup();
+        let mut counts = options.connections.iter().chain(&options.in_flight);
+        assert!(
+            !options.connections.is_empty() && counts.all(|&n| n > 0),
+            "connection and in-flight counts must be at least 1; {}",
+            Self::USAGE
+        );
+        assert!(
+            options.load > 0.0 && options.window.measure > Duration::ZERO,
+            "--load and --seconds must be positive; {}",
+            Self::USAGE
+        );
         options
     }
 }
@@ -196,6 +213,10 @@ impl Bench<'_> {
     async fn ingest(&self) -> ((usize, Summary), Summary) {
         let ingest = launch::ingest(&self.brokers, &self.body).await;
         let peak = self.peak("ingest", &ingest.server).await;
+        assert!(
+            peak.1.accepted_per_sec > 0.0,
+            "ingest accepted nothing at any connection count; its warnings are above"
+        );
         let rate = peak.1.accepted_per_sec * self.options.load;
         // Headroom for bursts: a timetable slot waits when every connection is busy.
         let connections = peak.0 * 2;

@@ -111,7 +111,7 @@ pub async fn closed_loop(target: &Arc<Target>, connections: usize, window: Windo
         let target = target.clone();
         tasks.spawn(async move {
             let connection = connection();
-            let mut outcomes = Outcomes::with_capacity(16 * 1024);
+            let mut outcomes = Outcomes::default();
             loop {
                 let sent = Instant::now();
                 if sent >= until {
@@ -130,7 +130,8 @@ pub async fn closed_loop(target: &Arc<Target>, connections: usize, window: Windo
 /// Requests scheduled at `rate` per second on a fixed timetable and shared among
 /// `connections` tasks. Latency runs from each request's *scheduled* time, so a stall that
 /// delays later requests counts against them too (no coordinated omission); the achieved
-/// rate is over the time until the last measured request was answered.
+/// rate is over the time until the last measured request was answered. Tokio's timer wakes
+/// on millisecond ticks, so up to 1 ms of each latency is the generator's own.
 pub async fn open_loop(
     target: &Arc<Target>,
     connections: usize,
@@ -150,7 +151,7 @@ pub async fn open_loop(
         let (target, timetable) = (target.clone(), timetable.clone());
         tasks.spawn(async move {
             let connection = connection();
-            let mut outcomes = Outcomes::with_capacity(16 * 1024);
+            let mut outcomes = Outcomes::default();
             while let Some(scheduled) = timetable.next() {
                 tokio::time::sleep_until(scheduled).await;
                 let status = target.post(&connection).await;

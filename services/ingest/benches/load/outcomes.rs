@@ -13,14 +13,6 @@ pub struct Outcomes {
 }
 
 impl Outcomes {
-    /// Room for a task's expected number of answers, so recording never reallocates much.
-    pub fn with_capacity(capacity: usize) -> Self {
-        Self {
-            latencies: Vec::with_capacity(capacity),
-            ..Self::default()
-        }
-    }
-
     /// One answer (`None` for a transport error) after `latency`.
     pub fn record(&mut self, status: Option<u16>, latency: Duration) {
         match status {
@@ -52,10 +44,10 @@ impl Outcomes {
         Summary {
             accepted_per_sec: self.accepted as f64 / seconds,
             refused: self.refused.values().sum(),
-            refused_by_status: RefusedByStatus(self.refused.clone()),
             p50: at(500),
             p99: at(990),
             max: self.latencies.last().copied().unwrap_or_default(),
+            refused_by_status: RefusedByStatus(self.refused),
         }
     }
 }

@@ -23,7 +23,7 @@ pub const PARTITIONS: i32 = 6;
 /// The key of every record: ingest keys raw webhooks by tenant.
 const KEY: &str = "acme";
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
-const BROKER: &str = "the Kafka-protocol broker (tansu)";
+const BROKER: &str = "Kafka-protocol broker (tansu)";
 
 /// What the producer achieved in the measured window.
 #[derive(Debug, Clone, Copy)]
@@ -74,7 +74,7 @@ pub async fn measure(
                 }
                 // librdkafka's own queue is full: wait for an acknowledgement below.
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {}
-                Err((error, _)) => panic!("{BROKER} refused a record on {topic}: {error}"),
+                Err((error, _)) => panic!("the {BROKER} refused a record on {topic}: {error}"),
             }
         }
         let Some(delivery) = pending.next().await else {
@@ -124,7 +124,7 @@ async fn create_topic(brokers: &str) -> String {
         .unwrap_or_else(|e| infra::unavailable(BROKER, brokers, &e));
     for result in results {
         if let Err((name, code)) = result {
-            panic!("{BROKER} at {brokers} did not create topic {name}: {code}");
+            panic!("the {BROKER} at {brokers} did not create topic {name}: {code}");
         }
     }
     topic

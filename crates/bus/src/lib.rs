@@ -163,10 +163,7 @@ impl Bus {
     /// A bus over an existing in-process broker.
     #[must_use]
     pub fn memory(broker: &memory::MemoryBroker, settings: &BusSettings) -> Self {
-        let publisher = Arc::new(BusPublisher::new(
-            Arc::new(broker.publisher()),
-            settings.max_in_flight,
-        ));
+        let publisher = Arc::new(BusPublisher::new(Arc::new(broker.publisher()), settings));
         Self {
             subscriber: Arc::new(broker.subscriber(publisher.clone())),
             admin: Arc::new(broker.clone()),
@@ -192,21 +189,38 @@ impl ReadinessCheck for BrokerReady {
 
 /// The publisher services hold, around a backend's own: it attaches the current trace context
 /// to records that carry none, and bounds the records in flight: past the limit, `publish`
-/// waits for a slot instead of buffering without end (backpressure reaches the caller).
+/// waits for a slot instead of buffering without end (backpressure reaches the caller). The
+/// whole publish, the wait for a slot included, ends within `publish_timeout_ms`, so a caller
+/// with a deadline of its own (ingest answering a webhook) needs no timer of its own.
 pub(crate) struct BusPublisher {
     inner: Arc<dyn Publisher>,
     slots: Semaphore,
     limit: u32,
+    timeout: std::time::Duration,
 }
 
 impl BusPublisher {
-    pub(crate) fn new(inner: Arc<dyn Publisher>, limit: usize) -> Self {
-        let limit = u32::try_from(limit.max(1)).unwrap_or(u32::MAX >> 3);
+    pub(crate) fn new(inner: Arc<dyn Publisher>, settings: &BusSettings) -> Self {
+        let limit = u32::try_from(settings.max_in_flight.max(1)).unwrap_or(u32::MAX >> 3);
         Self {
             inner,
             slots: Semaphore::new(limit as usize),
             limit,
+            timeout: std::time::Duration::from_millis(settings.publish_timeout_ms),
         }
+    }
+
+    /// Runs `publish` within the deadline.
+    async fn bounded<T>(
+        &self,
+        publish: impl Future<Output = Result<T, BusError>>,
+    ) -> Result<T, BusError> {
+        tokio::time::timeout(self.timeout, publish)
+            .await
+            .unwrap_or(Err(BusError::Timeout {
+                backend: "bus",
+                after: self.timeout,
+            }))
     }
 }
 
@@ -214,8 +228,11 @@ impl BusPublisher {
 impl Publisher for BusPublisher {
     async fn publish(&self, topic: &str, mut message: Message) -> Result<Ack, BusError> {
         with_trace_context(&mut message);
-        let _slot = self.slots.acquire().await.map_err(|_| BusError::Closed)?;
-        self.inner.publish(topic, message).await
+        self.bounded(async {
+            let _slot = self.slots.acquire().await.map_err(|_| BusError::Closed)?;
+            self.inner.publish(topic, message).await
+        })
+        .await
     }
 
     async fn publish_batch(
@@ -228,12 +245,15 @@ impl Publisher for BusPublisher {
         let wanted = u32::try_from(messages.len())
             .unwrap_or(u32::MAX)
             .clamp(1, self.limit);
-        let _slots = self
-            .slots
-            .acquire_many(wanted)
-            .await
-            .map_err(|_| BusError::Closed)?;
-        self.inner.publish_batch(topic, messages).await
+        self.bounded(async {
+            let _slots = self
+                .slots
+                .acquire_many(wanted)
+                .await
+                .map_err(|_| BusError::Closed)?;
+            self.inner.publish_batch(topic, messages).await
+        })
+        .await
     }
 }
 

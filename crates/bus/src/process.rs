@@ -45,7 +45,10 @@ pub(crate) enum Work {
 pub(crate) struct Processor {
     backend: &'static str,
     subscription: Subscription,
-    work: Work,
+    /// Handles single records (a batch handler fed one record, for batch handlers).
+    one: Arc<dyn Handler>,
+    /// The batch handler and its batch size, when there is one.
+    batch: Option<(Arc<dyn BatchHandler>, usize)>,
     dlq: Arc<dyn Publisher>,
     counters: HashMap<String, ConsumeCounters>,
 }
@@ -76,10 +79,18 @@ impl Processor {
                 )
             })
             .collect();
+        let (one, batch): (Arc<dyn Handler>, _) = match work {
+            Work::One(handler) => (handler, None),
+            Work::Batch(handler, max) => (
+                Arc::new(subscription::OneByOne(handler.clone())),
+                Some((handler, max.max(1))),
+            ),
+        };
         Self {
             backend,
             subscription,
-            work,
+            one,
+            batch,
             dlq,
             counters,
         }
@@ -87,9 +98,14 @@ impl Processor {
 
     /// Most records [`Processor::process_batch`] takes at once (1 for per-record handlers).
     pub(crate) fn max_batch(&self) -> usize {
-        match &self.work {
-            Work::One(_) => 1,
-            Work::Batch(_, max) => (*max).max(1),
+        self.batch.as_ref().map_or(1, |(_, max)| *max)
+    }
+
+    /// Waits out the backoff after failed attempt `attempt`; `Err(Closed)` if `stop` fires.
+    async fn back_off(&self, attempt: u32, stop: &CancellationToken) -> Result<(), BusError> {
+        tokio::select! {
+            () = tokio::time::sleep(self.subscription.retry.backoff(attempt)) => Ok(()),
+            () = stop.cancelled() => Err(BusError::Closed),
         }
     }
 
@@ -132,15 +148,7 @@ impl Processor {
             let mut attempt = 1;
             loop {
                 delivery.attempt = attempt;
-                let result = match &self.work {
-                    Work::One(handler) => handler.handle(&delivery).await,
-                    Work::Batch(handler, _) => {
-                        subscription::OneByOne(handler.clone())
-                            .handle(&delivery)
-                            .await
-                    }
-                };
-                let reason = match result {
+                let reason = match self.one.handle(&delivery).await {
                     Ok(()) => {
                         self.count(&delivery.topic, Consumed::Acked);
                         return Ok(Done::Handled);
@@ -152,10 +160,7 @@ impl Processor {
                     Err(HandlerError::Retry(reason)) => {
                         self.count(&delivery.topic, Consumed::Retried);
                         tracing::warn!(attempt, %reason, "handler failed; retrying");
-                        tokio::select! {
-                            () = tokio::time::sleep(retry.backoff(attempt)) => {}
-                            () = stop.cancelled() => return Err(BusError::Closed),
-                        }
+                        self.back_off(attempt, stop).await?;
                         attempt += 1;
                         continue;
                     }
@@ -175,7 +180,7 @@ impl Processor {
         mut batch: Vec<Delivery>,
         stop: &CancellationToken,
     ) -> Result<(), BusError> {
-        let Work::Batch(handler, _) = &self.work else {
+        let Some((handler, _)) = &self.batch else {
             for delivery in batch {
                 self.process(delivery, stop).await?;
             }
@@ -208,10 +213,7 @@ impl Processor {
                             self.count(&delivery.topic, Consumed::Retried);
                         }
                         tracing::warn!(attempt, %reason, "batch handler failed; retrying");
-                        tokio::select! {
-                            () = tokio::time::sleep(retry.backoff(attempt)) => {}
-                            () = stop.cancelled() => return Err(BusError::Closed),
-                        }
+                        self.back_off(attempt, stop).await?;
                         attempt += 1;
                     }
                     Err(HandlerError::Retry(reason) | HandlerError::Reject(reason)) => {
@@ -278,11 +280,7 @@ impl Processor {
                 }
                 Err(error) => {
                     tracing::error!(%error, "cannot publish to the DLQ; holding the record");
-                    let wait = self.subscription.retry.backoff(attempt);
-                    tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
-                        () = stop.cancelled() => return Err(BusError::Closed),
-                    }
+                    self.back_off(attempt, stop).await?;
                     attempt = attempt.saturating_add(1);
                 }
             }

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use actix_web::web;
 use anyhow::Context as _;
-use switchyard_bus::Bus;
+use switchyard_bus::{Bus, RetryPolicy};
 use switchyard_runtime::{Service, ServiceInfo, Settings, Shutdown};
 
 use crate::{
@@ -104,8 +104,8 @@ async fn connect_redis(url: &str) -> anyhow::Result<redis::aio::ConnectionManage
 /// does not wait for the broker (`/readyz` reports it), and a publish before the topic exists
 /// fails with 503 like any other broker outage.
 async fn ensure_topic(bus: Bus, topic: String, shutdown: Shutdown) {
-    let mut delay = Duration::from_millis(200);
-    loop {
+    let backoff = RetryPolicy::default();
+    for attempt in 1.. {
         match bus.admin.ensure_topics(std::slice::from_ref(&topic)).await {
             Ok(()) => return,
             Err(error) => {
@@ -114,9 +114,8 @@ async fn ensure_topic(bus: Bus, topic: String, shutdown: Shutdown) {
         }
         tokio::select! {
             () = shutdown.triggered() => return,
-            () = tokio::time::sleep(delay) => {}
+            () = tokio::time::sleep(backoff.backoff(attempt)) => {}
         }
-        delay = (delay * 2).min(Duration::from_secs(10));
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use metrics::Label;
 use switchyard_domain::EventId;
 
 use crate::{rejection::Rejection, sources::Source};
@@ -16,34 +17,32 @@ pub const WEBHOOKS_TOTAL: &str = "switchyard_ingest_webhooks_total";
 /// Histogram of the time from request to answer, by tenant and source.
 pub const WEBHOOK_DURATION: &str = "switchyard_ingest_webhook_duration_seconds";
 
+/// Labels of requests to URLs that name no configured source.
+static UNKNOWN: [Label; 2] = [
+    Label::from_static_parts("tenant", "unknown"),
+    Label::from_static_parts("source", "unknown"),
+];
+
 /// Counts and logs one answered webhook.
 pub fn record(
     source: Option<&Source>,
     result: &Result<(EventId, bool), Rejection>,
     elapsed: Duration,
 ) {
-    let (tenant, source_id) = source.map_or(("unknown", "unknown"), |s| {
-        (s.tenant.as_str(), s.id.as_str())
-    });
+    let [tenant, source_id] = source.map_or(&UNKNOWN, Source::metric_labels);
     let outcome = match result {
         Ok((_, false)) => "accepted",
         Ok((_, true)) => "duplicate",
         Err(rejection) => rejection.reason(),
     };
-    let labels = [
-        ("tenant", tenant.to_owned()),
-        ("source", source_id.to_owned()),
+    let with_outcome = vec![
+        tenant.clone(),
+        source_id.clone(),
+        Label::from_static_parts("outcome", outcome),
     ];
-    metrics::counter!(
-        WEBHOOKS_TOTAL,
-        &[
-            ("tenant", tenant.to_owned()),
-            ("source", source_id.to_owned()),
-            ("outcome", outcome.to_owned())
-        ]
-    )
-    .increment(1);
-    metrics::histogram!(WEBHOOK_DURATION, &labels).record(elapsed.as_secs_f64());
+    metrics::counter!(WEBHOOKS_TOTAL, with_outcome).increment(1);
+    metrics::histogram!(WEBHOOK_DURATION, vec![tenant.clone(), source_id.clone()])
+        .record(elapsed.as_secs_f64());
     match result {
         Ok((id, duplicate)) => tracing::debug!(event_id = %id, duplicate, "webhook accepted"),
         Err(rejection @ (Rejection::Unavailable | Rejection::Refused)) => {

@@ -33,6 +33,8 @@ pub struct Source {
     pub max_body_bytes: usize,
     rate_limit_per_sec: u32,
     limiter: Arc<DefaultDirectRateLimiter>,
+    /// `tenant` and `source` metric labels, shared so recording one costs no string copies.
+    labels: [metrics::Label; 2],
 }
 
 impl Source {
@@ -40,6 +42,12 @@ impl Source {
     #[must_use]
     pub fn allows(&self, ip: std::net::IpAddr) -> bool {
         self.allow_ips.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Its `tenant` and `source` metric labels.
+    #[must_use]
+    pub fn metric_labels(&self) -> &[metrics::Label; 2] {
+        &self.labels
     }
 
     /// This source's limiter of requests per second.
@@ -127,6 +135,10 @@ impl SourceCatalog {
             max_body_bytes: settings.max_body_bytes,
             rate_limit_per_sec: settings.rate_limit_per_sec,
             limiter,
+            labels: [
+                shared_label("tenant", settings.tenant.as_str()),
+                shared_label("source", settings.id.as_str()),
+            ],
         });
         self.table.rcu(|table| {
             let mut table = Table::clone(table);
@@ -167,6 +179,13 @@ impl SourceCatalog {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+fn shared_label(key: &'static str, value: &str) -> metrics::Label {
+    metrics::Label::new(
+        key,
+        metrics::SharedString::from_shared(Arc::<str>::from(value)),
+    )
 }
 
 /// A limiter of `rate` requests per second that allows a burst of one second's worth.

@@ -47,7 +47,11 @@ pub struct Ingest {
     pub topic: String,
     /// Deadline for the whole body.
     pub body_timeout: Duration,
-    /// Deadline for the broker's acknowledgement.
+    /// How long a webhook waits for the broker before the sender is told to retry
+    /// (`ingest.publish_timeout_ms`). Shorter than the bus's own deadline on purpose: the sender
+    /// gets its answer within its timeout while the producer keeps delivering the record,
+    /// instead of expiring it (an expired record costs an idempotent Kafka producer an epoch
+    /// bump, and the retry is a duplicate with the same event id anyway).
     pub publish_timeout: Duration,
 }
 
@@ -171,12 +175,8 @@ impl Ingest {
     }
 
     async fn publish(&self, message: switchyard_domain::Message) -> Result<(), Rejection> {
-        match tokio::time::timeout(
-            self.publish_timeout,
-            self.publisher.publish(&self.topic, message),
-        )
-        .await
-        {
+        let publish = self.publisher.publish(&self.topic, message);
+        match tokio::time::timeout(self.publish_timeout, publish).await {
             Ok(Ok(_ack)) => Ok(()),
             Ok(Err(BusError::Rejected { .. })) => Err(Rejection::Refused),
             Ok(Err(error)) => {

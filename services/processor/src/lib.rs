@@ -97,8 +97,8 @@ async fn consume(
     max_batch: usize,
     shutdown: Shutdown,
 ) {
-    let mut delay = Duration::from_millis(200);
-    loop {
+    let backoff = RetryPolicy::default();
+    for attempt in 1.. {
         let result = match bus.admin.ensure_topics(&topics).await {
             Ok(()) => {
                 bus.subscriber
@@ -119,8 +119,7 @@ async fn consume(
         }
         tokio::select! {
             () = shutdown.triggered() => return,
-            () = tokio::time::sleep(delay) => {}
+            () = tokio::time::sleep(backoff.backoff(attempt)) => {}
         }
-        delay = (delay * 2).min(Duration::from_secs(10));
     }
 }

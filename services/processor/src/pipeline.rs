@@ -96,7 +96,8 @@ pub struct Processed {
 
 /// Turns raw webhooks into canonical events.
 pub struct Pipeline {
-    sources: HashMap<(String, String), Rules>,
+    /// Tenant → source → rules, keyed by plain strings so a lookup borrows the record's.
+    sources: HashMap<String, HashMap<String, Rules>>,
     registry: SchemaRegistry,
     validate: bool,
 }
@@ -105,18 +106,19 @@ impl Pipeline {
     /// A pipeline for `sources`, validating against `registry` when `validate` is set.
     #[must_use]
     pub fn new(sources: &[SourceSettings], registry: SchemaRegistry, validate: bool) -> Self {
-        let sources = sources
-            .iter()
-            .map(|s| {
-                let rules = Rules {
-                    strict: s.strict,
-                    transform: Transform::new(&s.transform),
-                };
-                ((s.tenant.to_string(), s.id.to_string()), rules)
-            })
-            .collect();
+        let mut by_tenant: HashMap<String, HashMap<String, Rules>> = HashMap::new();
+        for source in sources {
+            let rules = Rules {
+                strict: source.strict,
+                transform: Transform::new(&source.transform),
+            };
+            by_tenant
+                .entry(source.tenant.to_string())
+                .or_default()
+                .insert(source.id.to_string(), rules);
+        }
         Self {
-            sources,
+            sources: by_tenant,
             registry,
             validate,
         }
@@ -138,7 +140,8 @@ impl Pipeline {
         let default_rules = Rules::default();
         let rules = self
             .sources
-            .get(&(raw.tenant.clone(), raw.source.clone()))
+            .get(&raw.tenant)
+            .and_then(|sources| sources.get(&raw.source))
             .unwrap_or(&default_rules);
         let headers = RawHeaders(&raw.headers);
         let content_type = raw

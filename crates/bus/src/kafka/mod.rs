@@ -24,7 +24,7 @@ const BACKEND: &str = "kafka";
 /// Connects to the brokers in `settings.kafka.brokers`.
 pub fn connect(settings: &BusSettings) -> Result<Bus, BusError> {
     let publisher = Arc::new(publisher::KafkaPublisher::new(settings)?);
-    let limited = Arc::new(BusPublisher::new(publisher.clone(), settings.max_in_flight));
+    let limited = Arc::new(BusPublisher::new(publisher.clone(), settings));
     Ok(Bus {
         subscriber: Arc::new(subscriber::KafkaSubscriber::new(settings, limited.clone())),
         admin: Arc::new(admin::KafkaAdmin::new(settings, publisher)?),

@@ -98,7 +98,7 @@ pub async fn connect(settings: &BusSettings) -> Result<Bus, BusError> {
         topology.clone(),
         config.publish_timeout,
     ));
-    let limited = Arc::new(BusPublisher::new(publisher, settings.max_in_flight));
+    let limited = Arc::new(BusPublisher::new(publisher, settings));
     Ok(Bus {
         subscriber: Arc::new(subscriber::NatsSubscriber::new(
             connection.clone(),

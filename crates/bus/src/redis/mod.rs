@@ -114,7 +114,7 @@ pub async fn connect(settings: &BusSettings) -> Result<Bus, BusError> {
         &tuning,
         Duration::from_millis(settings.publish_timeout_ms),
     ));
-    let limited = Arc::new(BusPublisher::new(publisher, settings.max_in_flight));
+    let limited = Arc::new(BusPublisher::new(publisher, settings));
     Ok(Bus {
         subscriber: Arc::new(subscriber::RedisSubscriber::new(
             redis.clone(),

@@ -30,8 +30,9 @@ pub struct BusSettings {
     pub partitions: u32,
     /// Records a publisher may hold unacknowledged before `publish` waits (backpressure).
     pub max_in_flight: usize,
-    /// Milliseconds a publish waits for the broker's acknowledgement before failing with a
-    /// retryable timeout.
+    /// Milliseconds a publish may take, waiting for an in-flight slot and for the broker's
+    /// acknowledgement, before failing with a retryable timeout. On Kafka this is also the
+    /// producer's delivery timeout (`message.timeout.ms`).
     pub publish_timeout_ms: u64,
     /// `[bus.kafka]`.
     pub kafka: KafkaSettings,

@@ -89,6 +89,16 @@ impl RunningBinary {
         }
     }
 
+    /// The log lines written since the last read, without waiting: for failure messages
+    /// that show what the process was doing.
+    pub fn logs_so_far(&mut self) -> Vec<Value> {
+        let mut lines = Vec::new();
+        while let Ok(line) = self.logs.try_recv() {
+            lines.push(line);
+        }
+        lines
+    }
+
     /// `GET path` → (status, body).
     pub async fn get(&self, path: &str) -> (u16, String) {
         let response = reqwest::get(format!("{}{path}", self.base_url))
@@ -107,6 +117,15 @@ impl RunningBinary {
         let pid =
             Pid::from_raw(i32::try_from(pid).unwrap_or_else(|_| panic!("pid {pid} out of range")));
         nix::sys::signal::kill(pid, Signal::SIGTERM).unwrap_or_else(|e| panic!("kill: {e}"));
+    }
+
+    /// Sends SIGKILL: the process gets no chance to drain, flush or commit, as when a node
+    /// dies or the OOM killer strikes. Waits until it is gone.
+    pub async fn kill(&mut self) {
+        self.child
+            .kill()
+            .await
+            .unwrap_or_else(|e| panic!("SIGKILL: {e}"));
     }
 
     /// Waits up to `deadline` for the process to exit and returns its exit code.

@@ -37,6 +37,7 @@ impl PrivateTansu {
         .map(str::to_owned)
         .to_vec();
         let daemon = Daemon::start(tansu, args, dir.path(), port).await;
+        add_header_index(&dir.path().join("tansu.db")).await;
         Self { daemon, _dir: dir }
     }
 
@@ -55,4 +56,17 @@ impl PrivateTansu {
     pub async fn restart(&mut self) {
         self.daemon.restart().await;
     }
+}
+
+/// Runs `scripts/tansu-tune.py` on a broker's database: tansu 0.6 scans every stored header
+/// for each record it fetches unless the header table has this index (the script says more).
+async fn add_header_index(db: &std::path::Path) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/tansu-tune.py");
+    let status = tokio::process::Command::new("python3")
+        .arg(script)
+        .arg(db)
+        .status()
+        .await
+        .unwrap_or_else(|e| panic!("python3 {script}: {e} (python3 is needed to tune tansu)"));
+    assert!(status.success(), "{script} {} failed", db.display());
 }

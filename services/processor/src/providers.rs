@@ -79,13 +79,21 @@ fn razorpay(body: &Value) -> Result<Mapped, MapError> {
         provider: "razorpay",
         what: "\"event\" string",
     })?;
-    // The entity the event is about comes first in `contains` (an order.paid event carries
-    // the payment too, but is about the order).
-    let subject = body
-        .pointer("/contains/0")
-        .and_then(Value::as_str)
-        .and_then(|entity| body.get("payload")?.get(entity)?.pointer("/entity/id"))
-        .and_then(id_string);
+    // The event names the entity it is about (`order.paid` is about the order, although the
+    // documented sample lists the payment first in `contains`); other events fall back to
+    // the first contained entity.
+    let named = event.split('.').next().unwrap_or(event);
+    let entity_id = |entity: &str| {
+        body.get("payload")?
+            .get(entity)?
+            .pointer("/entity/id")
+            .and_then(id_string)
+    };
+    let subject = entity_id(named).or_else(|| {
+        body.pointer("/contains/0")
+            .and_then(Value::as_str)
+            .and_then(entity_id)
+    });
     Ok(Mapped {
         event_type: format!("razorpay.{event}"),
         subject,
@@ -216,15 +224,26 @@ mod tests {
     }
 
     #[test]
-    fn razorpay_events_are_about_the_first_contained_entity() {
+    fn razorpay_events_are_about_the_entity_they_name() {
+        // Razorpay's own order.paid sample lists the payment first.
         let body = json!({
-            "event": "order.paid", "contains": ["order", "payment"], "created_at": 1_700_000_000,
+            "event": "order.paid", "contains": ["payment", "order"], "created_at": 1_700_000_000,
             "payload": {"payment": {"entity": {"id": "pay_1"}}, "order": {"entity": {"id": "order_1"}}}
         });
         let mapped = map(Provider::Razorpay, "rzp", &RawHeaders(&[]), &body).unwrap();
         assert_eq!(mapped.event_type, "razorpay.order.paid");
         assert_eq!(mapped.subject.as_deref(), Some("order_1"));
         assert_eq!(mapped.time.unwrap().timestamp(), 1_700_000_000);
+    }
+
+    #[test]
+    fn razorpay_events_naming_no_contained_entity_fall_back_to_the_first() {
+        let body = json!({
+            "event": "fund_account.validation.completed", "contains": ["fund_account.validation"],
+            "payload": {"fund_account.validation": {"entity": {"id": "fav_1"}}}
+        });
+        let mapped = map(Provider::Razorpay, "rzp", &RawHeaders(&[]), &body).unwrap();
+        assert_eq!(mapped.subject.as_deref(), Some("fav_1"));
     }
 
     #[test]

@@ -31,7 +31,7 @@ impl KafkaPublisher {
                 "message.timeout.ms",
                 settings.publish_timeout_ms.to_string(),
             )
-            .set("linger.ms", "5")
+            .set("linger.ms", settings.kafka.linger_ms.to_string())
             .create()
             .map_err(|e| BusError::Config {
                 backend: BACKEND,

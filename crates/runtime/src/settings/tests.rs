@@ -135,6 +135,12 @@ fn wrong_types_and_rule_violations_are_refused() {
             "short",
             "auth.jwt_hs256_secret",
         ),
+        // Default publish deadline is 10 s: a producer lingering longer fails every record.
+        (
+            "SWITCHYARD__BUS__KAFKA__LINGER_MS",
+            "20000",
+            "bus.kafka.linger_ms",
+        ),
     ];
     for (var, value, key) in cases {
         let err = load(None, &[(var, value)]).unwrap_err().to_string();

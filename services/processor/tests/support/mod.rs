@@ -1,0 +1,279 @@
+//! Shared by the processor binary tests: start the real binary on a Kafka-protocol broker,
+//! put raw webhooks on its input topic the way ingest does, and read what it wrote.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use switchyard_bus::{Bus, HandlerError, RetryPolicy, StartFrom, Subscription};
+use switchyard_domain::{
+    Event, EventId, Headers, Message,
+    wire::{self, HttpHeader, RawWebhook},
+};
+use switchyard_runtime::settings::{BusBackend, BusSettings};
+use switchyard_testkit::{binary::RunningBinary, infra, unique_name};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_switchyard-processor");
+
+/// The schemas shipped in the repository.
+pub fn schemas_dir() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas").to_owned()
+}
+
+/// The configuration every test starts from: the shipped schemas and one source per
+/// provider for tenant `acme`, plus `extra`.
+pub fn config(extra: &str) -> String {
+    let mut config = format!("[processor]\nschemas_dir = {:?}\n\n", schemas_dir());
+    for provider in [
+        "razorpay",
+        "stripe",
+        "github",
+        "shopify",
+        "standard-webhooks",
+    ] {
+        let secret = if provider == "standard-webhooks" {
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        } else {
+            "test-secret"
+        };
+        config.push_str(&format!(
+            "[[sources]]\ntenant = \"acme\"\nid = {provider:?}\nprovider = {provider:?}\nsecrets = [{secret:?}]\n\n"
+        ));
+    }
+    config.push_str(extra);
+    config
+}
+
+/// A topic prefix of its own on the shared test broker, with its bus.
+pub struct Stage {
+    pub prefix: String,
+    pub brokers: String,
+    pub bus: Bus,
+    pub settings: BusSettings,
+}
+
+impl Stage {
+    /// A fresh prefix whose raw, events and DLQ topics exist (one partition each, so the
+    /// order the test publishes in is the order the processor sees).
+    pub async fn new() -> Self {
+        let brokers = infra::kafka_brokers();
+        let prefix = unique_name("processor");
+        let mut settings = BusSettings {
+            backend: BusBackend::Kafka,
+            partitions: 1,
+            ..BusSettings::default()
+        };
+        settings.kafka.brokers.clone_from(&brokers);
+        settings.kafka.session_timeout_ms = 6_000;
+        settings.topic_prefix = prefix.parse().unwrap();
+        let bus = Bus::connect(&settings)
+            .await
+            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
+        let topics = settings.topics();
+        bus.admin
+            .ensure_topics(&[topics.ingest_raw(), topics.events(), topics.dlq()])
+            .await
+            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
+        Self {
+            prefix,
+            brokers,
+            bus,
+            settings,
+        }
+    }
+
+    /// Starts the processor binary on this stage with `config` (TOML).
+    pub async fn start_processor(&self, config: &str) -> Processor {
+        let dir = tempfile::tempdir().unwrap();
+        let path: PathBuf = dir.path().join("switchyard.toml");
+        std::fs::write(&path, config).unwrap();
+        let path = path.to_str().unwrap().to_owned();
+        let env = [
+            ("SWITCHYARD_CONFIG", path.as_str()),
+            ("SWITCHYARD__BUS__BACKEND", "kafka"),
+            ("SWITCHYARD__BUS__KAFKA__BROKERS", self.brokers.as_str()),
+            ("SWITCHYARD__BUS__KAFKA__SESSION_TIMEOUT_MS", "6000"),
+            ("SWITCHYARD__BUS__TOPIC_PREFIX", self.prefix.as_str()),
+            ("SWITCHYARD__BUS__PARTITIONS", "1"),
+        ];
+        Processor {
+            binary: RunningBinary::start(BINARY, &env).await,
+            _config: dir,
+        }
+    }
+
+    /// Publishes raw webhooks to `<prefix>.ingest.raw` as ingest does (key = tenant), in order,
+    /// waiting for every acknowledgement.
+    pub async fn publish_raw(&self, records: &[RawWebhook]) {
+        let topic = self.settings.topics().ingest_raw();
+        for chunk in records.chunks(500) {
+            let messages = chunk.iter().map(raw_message).collect();
+            self.bus
+                .publisher
+                .publish_batch(&topic, messages)
+                .await
+                .unwrap();
+        }
+    }
+
+    /// Publishes arbitrary bytes to the raw topic (a record no ingest would write).
+    pub async fn publish_garbage(&self, payload: &'static [u8]) {
+        let message = Message {
+            key: Some(Bytes::from_static(b"acme")),
+            headers: Headers::new(),
+            payload: Bytes::from_static(payload),
+        };
+        self.bus
+            .publisher
+            .publish(&self.settings.topics().ingest_raw(), message)
+            .await
+            .unwrap();
+    }
+
+    /// Reads `<prefix>.events` from the start, decoding every record as a CloudEvent.
+    pub async fn events(&self) -> TopicReader<(Option<Bytes>, Event)> {
+        TopicReader::start(&self.bus, self.settings.topics().events(), |message| {
+            let event = Event::from_message(message).map_err(|e| e.to_string())?;
+            Ok((message.key.clone(), event))
+        })
+        .await
+    }
+
+    /// Reads `<prefix>.dlq` from the start.
+    pub async fn dlq(&self) -> TopicReader<Message> {
+        TopicReader::start(&self.bus, self.settings.topics().dlq(), |message| {
+            Ok(message.clone())
+        })
+        .await
+    }
+}
+
+/// A running processor.
+pub struct Processor {
+    pub binary: RunningBinary,
+    _config: tempfile::TempDir,
+}
+
+impl Processor {
+    /// Scrapes `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.binary.get("/metrics").await.1
+    }
+}
+
+/// A raw webhook of `provider` for tenant `acme`, as ingest records it.
+pub fn raw(provider: &str, delivery_id: &str, body: &[u8], headers: &[(&str, &str)]) -> RawWebhook {
+    let mut kept = vec![HttpHeader {
+        name: "content-type".into(),
+        value: Bytes::from_static(b"application/json"),
+    }];
+    for (name, value) in headers {
+        kept.retain(|h| h.name != *name);
+        kept.push(HttpHeader {
+            name: (*name).to_owned(),
+            value: Bytes::copy_from_slice(value.as_bytes()),
+        });
+    }
+    let event_id = EventId::derive(&[b"acme", provider.as_bytes(), delivery_id.as_bytes()]);
+    RawWebhook {
+        tenant: "acme".into(),
+        source: provider.into(),
+        provider: provider.into(),
+        body: Bytes::copy_from_slice(body),
+        headers: kept,
+        received_at: Some(prost_types::Timestamp {
+            seconds: 1_764_000_000,
+            nanos: 0,
+        }),
+        delivery_id: delivery_id.into(),
+        remote_ip: "203.0.113.7".into(),
+        traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+        event_id: event_id.to_string(),
+    }
+}
+
+fn raw_message(raw: &RawWebhook) -> Message {
+    use prost::Message as _;
+    let mut headers = Headers::with_capacity(1);
+    headers.insert("content-type", wire::RAW_WEBHOOK_CONTENT_TYPE);
+    Message {
+        key: Some(Bytes::copy_from_slice(raw.tenant.as_bytes())),
+        headers,
+        payload: raw.encode_to_vec().into(),
+    }
+}
+
+/// Everything on one topic, decoded by a reader of its own consumer group.
+pub struct TopicReader<T> {
+    records: mpsc::Receiver<T>,
+    stop: CancellationToken,
+    topic: String,
+}
+
+impl<T: Send + 'static> TopicReader<T> {
+    async fn start(bus: &Bus, topic: String, decode: fn(&Message) -> Result<T, String>) -> Self {
+        let (tx, records) = mpsc::channel(16_384);
+        let stop = CancellationToken::new();
+        let subscription = Subscription {
+            group: unique_name("reader"),
+            topics: vec![topic.clone()],
+            retry: RetryPolicy::default(),
+            dlq_topic: unique_name("reader-dlq"),
+            start: StartFrom::Earliest,
+        };
+        let handler = move |delivery: switchyard_bus::Delivery| {
+            let tx = tx.clone();
+            async move {
+                // A record the reader cannot decode is a test failure, not something to skip.
+                let decoded = decode(&delivery.message)
+                    .unwrap_or_else(|e| panic!("undecodable record at {}: {e}", delivery.position));
+                tx.send(decoded)
+                    .await
+                    .map_err(|e| HandlerError::Retry(e.to_string()))
+            }
+        };
+        let subscriber = bus.subscriber.clone();
+        let token = stop.clone();
+        tokio::spawn(async move { subscriber.run(subscription, Arc::new(handler), token).await });
+        Self {
+            records,
+            stop,
+            topic,
+        }
+    }
+
+    /// The next record, waiting up to 30 s.
+    pub async fn next(&mut self) -> T {
+        tokio::time::timeout(Duration::from_secs(30), self.records.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no record on {} within 30 s", self.topic))
+            .expect("reader stopped")
+    }
+
+    /// The next record if one arrives within `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<T> {
+        tokio::time::timeout(wait, self.records.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Asserts nothing more arrives within `quiet`.
+    pub async fn expect_no_more(&mut self, quiet: Duration)
+    where
+        T: std::fmt::Debug,
+    {
+        if let Ok(Some(record)) = tokio::time::timeout(quiet, self.records.recv()).await {
+            panic!("unexpected record on {}: {record:?}", self.topic);
+        }
+    }
+}
+
+impl<T> Drop for TopicReader<T> {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}

@@ -1,0 +1,318 @@
+//! Searching the event store: filters, keyset pagination, and the SQL they become.
+
+use chrono::{DateTime, Utc};
+use switchyard_domain::{Event, EventId, EventTypePattern, TenantId};
+use tokio_postgres::types::ToSql;
+
+use super::Cursor;
+use crate::{
+    Store,
+    error::StoreError,
+    event_row::{EVENT_COLUMNS, event_from_row},
+    timing::timed,
+};
+
+/// The largest page [`Store::list_events`] returns; larger limits are lowered to it.
+pub const MAX_PAGE_SIZE: u32 = 1_000;
+
+/// Which way a listing runs through time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Oldest first: the order to replay in.
+    #[default]
+    OldestFirst,
+    /// Newest first: the order to browse in.
+    NewestFirst,
+}
+
+/// What [`Store::list_events`] selects within one tenant. The default selects everything.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Event types, exactly (`github.push`) or by pattern (`razorpay.payment.*`), with the
+    /// meaning of [`EventTypePattern::matches`].
+    pub event_type: Option<EventTypePattern>,
+    /// Exactly this subject.
+    pub subject: Option<String>,
+    /// Events whose time is at or after this.
+    pub since: Option<DateTime<Utc>>,
+    /// Events whose time is before this.
+    pub until: Option<DateTime<Utc>>,
+    /// Direction; the cursor of a page only makes sense with the same order.
+    pub order: Order,
+}
+
+/// One page of events and where the next one starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventPage {
+    /// The events, ordered by `(time, id)` in the filter's direction.
+    pub events: Vec<Event>,
+    /// Pass back to get the next page; `None` when this page is the last.
+    pub next_cursor: Option<Cursor>,
+}
+
+/// How a type pattern narrows the query. Exact types and literal prefixes become btree
+/// conditions (the columns use the "C" collation, so a prefix is a plain byte range); only a
+/// `*` before the last segment needs a regular expression on top.
+#[derive(Debug, PartialEq, Eq)]
+struct TypeCondition {
+    exact: Option<String>,
+    /// `[from, to)`: every type starting with `prefix.`.
+    range: Option<(String, String)>,
+    regex: Option<String>,
+}
+
+fn type_condition(pattern: &EventTypePattern) -> TypeCondition {
+    let segments: Vec<&str> = pattern.as_str().split('.').collect();
+    let Some(first_star) = segments.iter().position(|s| *s == "*") else {
+        return TypeCondition {
+            exact: Some(pattern.as_str().to_owned()),
+            range: None,
+            regex: None,
+        };
+    };
+    let range = (first_star > 0).then(|| {
+        let prefix = segments[..first_star].join(".");
+        // '/' is the byte after '.', so this range holds exactly the types under `prefix.`.
+        (format!("{prefix}."), format!("{prefix}/"))
+    });
+    let last = segments.len() - 1;
+    // A single trailing `*` ("one or more segments") is exactly the prefix range, since a
+    // valid type has no empty segment; anything else needs the segment structure checked.
+    let regex = (first_star != last).then(|| {
+        let parts: Vec<&str> = segments
+            .iter()
+            .enumerate()
+            .map(|(i, s)| match *s {
+                "*" if i == last => ".+",
+                "*" => "[^.]+",
+                // Letters, digits, '-' and '_' only: nothing a regex treats specially.
+                literal => literal,
+            })
+            .collect();
+        format!("^{}$", parts.join("\\."))
+    });
+    TypeCondition {
+        exact: None,
+        range,
+        regex,
+    }
+}
+
+/// SQL text plus its parameters, numbered as they are bound.
+struct Query {
+    sql: String,
+    params: Vec<Box<dyn ToSql + Sync + Send>>,
+}
+
+impl Query {
+    fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
+        self.params.push(Box::new(value));
+        format!("${}", self.params.len())
+    }
+
+    fn and(&mut self, condition: &str) {
+        self.sql.push_str(" AND ");
+        self.sql.push_str(condition);
+    }
+}
+
+/// The statement for one listing. Only conditions that apply are written, so each filter
+/// combination gets a plan that can use its index (a catch-all `$n IS NULL OR ...` form
+/// would share one generic plan that uses none). The variants are few, and each is
+/// prepared once per connection.
+fn build(tenant: &TenantId, filter: &EventFilter, cursor: Option<&Cursor>, fetch: i64) -> Query {
+    let mut query = Query {
+        sql: format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant = $1"),
+        params: vec![Box::new(tenant.as_str().to_owned())],
+    };
+    if let Some(pattern) = &filter.event_type {
+        let condition = type_condition(pattern);
+        if let Some(exact) = condition.exact {
+            let p = query.bind(exact);
+            query.and(&format!("type = {p}"));
+        }
+        if let Some((from, to)) = condition.range {
+            let (from, to) = (query.bind(from), query.bind(to));
+            query.and(&format!("type >= {from} AND type < {to}"));
+        }
+        if let Some(regex) = condition.regex {
+            let p = query.bind(regex);
+            query.and(&format!("type ~ {p}"));
+        }
+    }
+    if let Some(subject) = &filter.subject {
+        let p = query.bind(subject.clone());
+        query.and(&format!("subject = {p}"));
+    }
+    if let Some(since) = filter.since {
+        let p = query.bind(since);
+        query.and(&format!("time >= {p}"));
+    }
+    if let Some(until) = filter.until {
+        let p = query.bind(until);
+        query.and(&format!("time < {p}"));
+    }
+    let (after, direction) = match filter.order {
+        Order::OldestFirst => (">", "ASC"),
+        Order::NewestFirst => ("<", "DESC"),
+    };
+    if let Some(cursor) = cursor {
+        let time = query.bind(cursor.time);
+        let id = query.bind(cursor.id.as_str().to_owned());
+        query.and(&format!("(time, id) {after} ({time}, {id})"));
+    }
+    let limit = query.bind(fetch);
+    query.sql.push_str(&format!(
+        " ORDER BY time {direction}, id {direction} LIMIT {limit}"
+    ));
+    query
+}
+
+impl Store {
+    /// One page of `tenant`'s events matching `filter`, at most `limit` long (between 1 and
+    /// [`MAX_PAGE_SIZE`]), starting after `cursor` (the previous page's
+    /// [`EventPage::next_cursor`]). Events with equal times are ordered by id, so paging
+    /// never skips or repeats one. Reads from the replica when one is configured.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
+    pub async fn list_events(
+        &self,
+        tenant: &TenantId,
+        filter: &EventFilter,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<EventPage, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE_SIZE) as usize;
+        // One more row than asked tells whether another page exists without a count.
+        let query = build(
+            tenant,
+            filter,
+            cursor,
+            i64::try_from(limit + 1).unwrap_or(i64::MAX),
+        );
+        timed("list_events", async {
+            let client = self.reader().get().await?;
+            let statement = client
+                .prepare_cached(&query.sql)
+                .await
+                .map_err(|e| StoreError::postgres("list_events", e))?;
+            let params: Vec<&(dyn ToSql + Sync)> = query
+                .params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            let mut rows = client
+                .query(&statement, &params)
+                .await
+                .map_err(|e| StoreError::postgres("list_events", e))?;
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            let next_cursor = match rows.last() {
+                Some(last) if more => Some(Cursor {
+                    time: last
+                        .try_get(4)
+                        .map_err(|e| StoreError::postgres("list_events", e))?,
+                    id: EventId::parse(
+                        last.try_get::<_, &str>(1)
+                            .map_err(|e| StoreError::postgres("list_events", e))?,
+                    )
+                    .map_err(|e| StoreError::CorruptRow {
+                        what: format!("events {tenant}"),
+                        reason: e.to_string(),
+                    })?,
+                }),
+                _ => None,
+            };
+            let events = rows
+                .iter()
+                .map(|row| event_from_row("events", row, 0))
+                .collect::<Result<_, _>>()?;
+            Ok(EventPage {
+                events,
+                next_cursor,
+            })
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn condition(pattern: &str) -> TypeCondition {
+        type_condition(&EventTypePattern::parse(pattern).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    #[test]
+    fn literal_type_is_an_equality() {
+        assert_eq!(
+            condition("github.push"),
+            TypeCondition {
+                exact: Some("github.push".into()),
+                range: None,
+                regex: None
+            }
+        );
+    }
+
+    #[test]
+    fn trailing_star_is_a_prefix_range_only() {
+        assert_eq!(
+            condition("razorpay.payment.*"),
+            TypeCondition {
+                exact: None,
+                range: Some(("razorpay.payment.".into(), "razorpay.payment/".into())),
+                regex: None
+            }
+        );
+        assert_eq!(
+            condition("*"),
+            TypeCondition {
+                exact: None,
+                range: None,
+                regex: None
+            }
+        );
+    }
+
+    #[test]
+    fn inner_star_adds_a_segment_regex() {
+        assert_eq!(
+            condition("stripe.*.succeeded"),
+            TypeCondition {
+                exact: None,
+                range: Some(("stripe.".into(), "stripe/".into())),
+                regex: Some("^stripe\\.[^.]+\\.succeeded$".into())
+            }
+        );
+        assert_eq!(condition("*.push").regex.as_deref(), Some("^[^.]+\\.push$"));
+        assert_eq!(
+            condition("a.*.*").regex.as_deref(),
+            Some("^a\\.[^.]+\\..+$")
+        );
+    }
+
+    #[test]
+    fn only_the_given_filters_become_conditions() {
+        let tenant = TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
+        let bare = build(&tenant, &EventFilter::default(), None, 11);
+        assert_eq!(bare.params.len(), 2);
+        assert!(
+            bare.sql
+                .ends_with("WHERE tenant = $1 ORDER BY time ASC, id ASC LIMIT $2")
+        );
+        let filter = EventFilter {
+            subject: Some("pay_1".into()),
+            order: Order::NewestFirst,
+            ..EventFilter::default()
+        };
+        let cursor = Cursor {
+            time: DateTime::from_timestamp_micros(1).unwrap_or_default(),
+            id: EventId::parse("evt_1").unwrap_or_else(|e| panic!("{e}")),
+        };
+        let paged = build(&tenant, &filter, Some(&cursor), 11);
+        assert!(paged.sql.contains("subject = $2"), "{}", paged.sql);
+        assert!(paged.sql.contains("(time, id) < ($3, $4)"), "{}", paged.sql);
+        assert!(paged.sql.contains("ORDER BY time DESC, id DESC LIMIT $5"));
+    }
+}

@@ -1,0 +1,149 @@
+//! Switchyard's PostgreSQL adapter: connection pools, schema migrations, the audit event
+//! store, the delivery log and the transactional outbox.
+//!
+//! Services hold one [`Store`] ([`Store::connect`], then [`Store::migrate`] at start-up) and
+//! register [`Store::readiness_check`] with `/readyz`. The audit-writer batches into
+//! [`Store::insert_events`] and [`Store::insert_delivery_attempts`]; the gateway reads with
+//! [`Store::get_event`], [`Store::list_events`] and [`Store::list_deliveries`] and writes
+//! through [`outbox::enqueue`]; the outbox relay drives [`outbox::claim_batch`] and
+//! [`outbox::mark_published`]. It is not a general repository layer: it holds only the
+//! tables that the event flows of DESIGN §1 rest on, and no business logic.
+//!
+//! ```no_run
+//! use switchyard_store::{Store, StoreError, outbox};
+//! # async fn example(
+//! #     settings: &switchyard_runtime::settings::DatabaseSettings,
+//! #     event: &switchyard_domain::Event,
+//! # ) -> Result<(), StoreError> {
+//! let store = Store::connect(settings).await?;
+//! store.migrate().await?;
+//!
+//! // A service's write: its own rows and the event, committed together.
+//! let mut client = store.client().await?;
+//! let tx = client.transaction().await.map_err(|e| StoreError::postgres("begin", e))?;
+//! // ... the service's own INSERTs/UPDATEs on `tx` ...
+//! outbox::enqueue(&tx, event).await?;
+//! tx.commit().await.map_err(|e| StoreError::postgres("commit", e))?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Design choices, and why:
+//!
+//! - **Embedded migration runner, not refinery.** Replicas starting together need a lock
+//!   around whichever runner is used, and a transaction-level advisory lock only works if
+//!   the runner applies everything inside the transaction that holds it. With the lock, the
+//!   runner is a few dozen lines over our own pool: SQL files compiled in with
+//!   `include_str!`, a `schema_migrations` table with a SHA-256 of each file's SQL checked at
+//!   every start, and one less dependency whose history format operators must learn. All
+//!   pending migrations apply in that one transaction (PostgreSQL's DDL is transactional),
+//!   so a failure leaves the schema as it was. The cost: no `CREATE INDEX CONCURRENTLY` in a
+//!   migration; a large index on a live table is built by an operator step instead.
+//! - **Retention is a job, not partitioning.** A unique key on a partitioned table must
+//!   include the partition column, so `UNIQUE (tenant, id)`, the key that makes the audit
+//!   store idempotent, would become `(tenant, id, time)`; and `time` is the sender's claim,
+//!   which a redelivered webhook without a provider timestamp does not repeat exactly. So
+//!   the table stays whole and [`Store::prune_events`] deletes by `stored_at` in bounded
+//!   chunks, found through a BRIN index that costs inserts almost nothing. Revisit at
+//!   billions of rows, where `DELETE` plus vacuum lose to dropping partitions.
+//! - **Batch inserts are one `INSERT … SELECT FROM unnest($arrays)`** rather than a
+//!   `VALUES` list: one statement text for any batch size (prepared once per connection),
+//!   twelve parameters rather than twelve per row, and binary-encoded arrays. `ON CONFLICT
+//!   DO NOTHING` makes replays free, and rows are sorted by key so concurrent writers take
+//!   their locks in one order and cannot deadlock.
+//! - **Every event field round-trips exactly**, including non-UTF-8 data and the
+//!   nanoseconds of `time` that `timestamptz` cannot hold (kept in `time_nanos`).
+//! - Connections are plain TCP (`NoTls`): the database is reached over the cluster network
+//!   or a sidecar. A URL asking for `sslmode=require` fails to connect rather than silently
+//!   downgrading.
+
+mod deliveries;
+mod error;
+mod event_row;
+mod events;
+mod migrate;
+pub mod outbox;
+mod pool;
+mod readiness;
+mod timing;
+
+pub use deadpool_postgres::{Client, GenericClient, Pool, Transaction};
+pub use error::StoreError;
+pub use events::{Cursor, EventFilter, EventPage, MAX_PAGE_SIZE, Order};
+pub use migrate::AppliedMigration;
+use pool::DbPool;
+pub use readiness::DatabaseReady;
+use secrecy::ExposeSecret;
+use switchyard_runtime::settings::DatabaseSettings;
+
+/// Connection pools to the primary and (optionally) a read replica, and every operation on
+/// Switchyard's tables. Cheap to clone: clones share the pools.
+#[derive(Clone)]
+pub struct Store {
+    primary: DbPool,
+    replica: Option<DbPool>,
+}
+
+impl Store {
+    /// Builds pools of at most `pool_size` connections, every connect and every wait for a
+    /// free connection bounded by `connect_timeout_secs`, then opens one connection to each
+    /// server so that a wrong URL fails here, at start-up, with a message that says what to
+    /// fix (a missing database is [`StoreError::DatabaseMissing`], naming it).
+    ///
+    /// An unreachable server is [`StoreError::Unavailable`] or
+    /// [`StoreError::ConnectTimeout`]: transient, so a service may retry start-up.
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
+        let primary = DbPool::new("database.url", &settings.url, settings)?;
+        let replica = if settings.read_url.expose_secret().trim().is_empty() {
+            None
+        } else {
+            Some(DbPool::new(
+                "database.read_url",
+                &settings.read_url,
+                settings,
+            )?)
+        };
+        let store = Self { primary, replica };
+        for pool in store.pools() {
+            drop(pool.get().await?);
+        }
+        Ok(store)
+    }
+
+    /// Where queries read from: the replica when configured (results may lag the primary
+    /// by the replication delay), else the primary.
+    fn reader(&self) -> &DbPool {
+        self.replica.as_ref().unwrap_or(&self.primary)
+    }
+
+    fn pools(&self) -> impl Iterator<Item = &DbPool> {
+        std::iter::once(&self.primary).chain(self.replica.as_ref())
+    }
+
+    /// A connection to the primary from the pool, for statements of the caller's own, such
+    /// as a transaction around [`outbox::enqueue`] or a relay's claim.
+    pub async fn client(&self) -> Result<Client, StoreError> {
+        self.primary.get().await
+    }
+
+    /// The primary's pool.
+    #[must_use]
+    pub fn pool(&self) -> &Pool {
+        &self.primary.pool
+    }
+
+    /// The pool queries read from: the replica's when `read_url` is set, else the primary's.
+    #[must_use]
+    pub fn read_pool(&self) -> &Pool {
+        &self.reader().pool
+    }
+
+    /// A `/readyz` check named `postgres` that passes while the primary (and the replica,
+    /// when configured) hands out a connection that answers a query.
+    #[must_use]
+    pub fn readiness_check(&self) -> DatabaseReady {
+        DatabaseReady {
+            pools: self.pools().cloned().collect(),
+        }
+    }
+}

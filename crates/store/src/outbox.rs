@@ -1,0 +1,208 @@
+//! The transactional outbox: a service writes its own rows and the event it publishes in one
+//! transaction, and the outbox relay publishes committed rows to `switchyard.events`.
+//!
+//! # Writer side
+//! [`enqueue`] inside the service's transaction. If the transaction rolls back, the event
+//! never existed; if it commits, the relay will publish it (at least once). The `NOTIFY` on
+//! [`NOTIFY_CHANNEL`] is part of the same transaction, so it fires on commit only.
+//!
+//! # Relay side
+//! One relay iteration is one transaction:
+//!
+//! ```text
+//! BEGIN
+//!   claim_batch(tx, n)          rows of the tenants this relay now owns, by seq
+//!   publish each, in order, and wait for the broker's acks
+//!   mark_published(tx, seqs)    only the rows whose publish was acknowledged
+//! COMMIT                        releases the rows and the tenants
+//! ```
+//!
+//! ```no_run
+//! use switchyard_store::{Store, StoreError, outbox};
+//! # async fn publish(_: &switchyard_domain::Event) -> Result<(), StoreError> { Ok(()) }
+//! # async fn relay_once(store: &Store) -> Result<usize, StoreError> {
+//! let mut client = store.client().await?;
+//! let tx = client.transaction().await.map_err(|e| StoreError::postgres("begin", e))?;
+//! let claimed = outbox::claim_batch(&tx, 500).await?;
+//! for entry in &claimed {
+//!     // An error returns early: `tx` is dropped, rolls back, and the rows stay pending.
+//!     publish(&entry.event).await?;
+//! }
+//! let seqs: Vec<i64> = claimed.iter().map(|entry| entry.seq).collect();
+//! outbox::mark_published(&tx, &seqs).await?;
+//! tx.commit().await.map_err(|e| StoreError::postgres("commit", e))?;
+//! # Ok(claimed.len())
+//! # }
+//! ```
+//!
+//! The pitfalls this design handles:
+//!
+//! - **Per-tenant order with several relays.** [`claim_batch`] takes a transaction-level
+//!   advisory lock per tenant (`pg_try_advisory_xact_lock(class, hashtext(tenant))`) and
+//!   returns rows only of tenants whose lock it obtained, trying tenants in the order of
+//!   their oldest pending row and stopping once it has enough for a batch (so the tenants it
+//!   does not need stay free for the other relay). While relay A holds tenant T,
+//!   relay B claims none of T's rows, not even newer ones, so B can never publish T's row 3
+//!   before A has published rows 1 and 2. Different tenants proceed in parallel (two tenants
+//!   whose hashes collide merely share a lock). Within a batch the relay must keep a
+//!   tenant's rows in the returned order and, if one publish fails, must not mark any later
+//!   row of that tenant (rolling the transaction back is the simple choice).
+//! - **An older seq committing after a newer one was published.** Sequence numbers are
+//!   taken at insert, rows become visible at commit, so seq 7 may commit after seq 8 was
+//!   published. Rows are selected by `published_at IS NULL`, never by "seq above the last
+//!   one published", so seq 7 is picked up by the next claim instead of being skipped for
+//!   good. (Such a row has no order to keep with seq 8: the two transactions were
+//!   concurrent, and the commit order is the only order they have.)
+//! - **A relay dying after publish, before commit.** Its transaction rolls back, the rows
+//!   are still pending and another claim publishes them again: a duplicate with the same
+//!   event id, which every consumer is built to absorb, never a loss.
+//! - **A relay publishing what another just committed.** `FOR UPDATE` re-reads each row's
+//!   newest committed version before returning it, so a row published by a relay that
+//!   committed after this claim's snapshot was taken is dropped from the claim.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{GenericClient, Transaction};
+use switchyard_domain::Event;
+
+use crate::{
+    Store,
+    error::StoreError,
+    event_row::{EventParams, event_from_row},
+    timing::timed,
+};
+
+/// The channel [`enqueue`] notifies on commit, with the tenant id as payload. A relay
+/// `LISTEN`s on it to wake early, and still polls, because a notification is lost while no
+/// relay is connected.
+pub const NOTIFY_CHANNEL: &str = "switchyard_outbox";
+
+/// Advisory lock class of the per-tenant relay locks ("SYOB"); the second key is the
+/// tenant's `hashtext`.
+const TENANT_LOCK_CLASS: i32 = 0x5359_4f42;
+
+/// What [`enqueue`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnqueueOutcome {
+    /// A new row; it will be published after the transaction commits.
+    Inserted,
+    /// This tenant already enqueued an event with this id (a retried request with the same
+    /// `Idempotency-Key`): nothing was written and nothing will be published again.
+    AlreadyEnqueued,
+}
+
+/// An outbox row claimed by a relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// Position in the outbox; pass it to [`mark_published`].
+    pub seq: i64,
+    /// When it was enqueued (for enqueue-to-publish latency).
+    pub created_at: DateTime<Utc>,
+    /// The event to publish.
+    pub event: Event,
+}
+
+/// Adds `event` to the outbox as part of `client`'s transaction, and notifies
+/// [`NOTIFY_CHANNEL`] when that transaction commits.
+///
+/// Call it with the [`Transaction`] that writes the service's own rows so both commit or
+/// neither does. When another transaction is enqueuing the same `(tenant, id)` and has not
+/// finished, this waits for it, then reports [`EnqueueOutcome::AlreadyEnqueued`] if it
+/// committed.
+#[tracing::instrument(skip_all, fields(tenant = %event.tenant(), event_id = %event.id()))]
+pub async fn enqueue(
+    client: &impl GenericClient,
+    event: &Event,
+) -> Result<EnqueueOutcome, StoreError> {
+    let row = EventParams::new(event)?;
+    timed("outbox_enqueue", async {
+        let statement = client
+            .prepare_cached(include_str!("sql/outbox_enqueue.sql"))
+            .await
+            .map_err(|e| StoreError::postgres("outbox_enqueue", e))?;
+        let notified = client
+            .query(&statement, &row.params())
+            .await
+            .map_err(|e| StoreError::postgres("outbox_enqueue", e))?;
+        Ok(if notified.is_empty() {
+            EnqueueOutcome::AlreadyEnqueued
+        } else {
+            EnqueueOutcome::Inserted
+        })
+    })
+    .await
+}
+
+/// Claims up to `limit` pending rows, oldest first, for the relay holding `tx`; see the
+/// [module documentation](self) for the protocol and the guarantees.
+///
+/// The rows and their tenants stay claimed until `tx` ends: publish them, call
+/// [`mark_published`], then commit. An empty result means nothing is pending or every
+/// pending tenant is owned by another relay right now.
+pub async fn claim_batch(tx: &Transaction<'_>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+    let limit = i64::from(limit.max(1));
+    // How many of the oldest pending rows to look at for tenants: wider than one batch, so a
+    // relay finds a free tenant even when the head of the queue belongs to another relay.
+    let scan = (limit * 4).max(256);
+    timed("outbox_claim", async {
+        let statement = tx
+            .prepare_cached(include_str!("sql/outbox_claim.sql"))
+            .await
+            .map_err(|e| StoreError::postgres("outbox_claim", e))?;
+        let rows = tx
+            .query(&statement, &[&limit, &scan, &TENANT_LOCK_CLASS])
+            .await
+            .map_err(|e| StoreError::postgres("outbox_claim", e))?;
+        rows.iter()
+            .map(|row| {
+                Ok(OutboxEntry {
+                    seq: row
+                        .try_get(0)
+                        .map_err(|e| StoreError::postgres("outbox_claim", e))?,
+                    created_at: row
+                        .try_get(1)
+                        .map_err(|e| StoreError::postgres("outbox_claim", e))?,
+                    event: event_from_row("outbox", row, 2)?,
+                })
+            })
+            .collect()
+    })
+    .await
+}
+
+/// Marks the rows `seqs` published, in the relay's transaction `tx`; returns how many were
+/// still pending. Takes effect when `tx` commits.
+pub async fn mark_published(tx: &Transaction<'_>, seqs: &[i64]) -> Result<u64, StoreError> {
+    if seqs.is_empty() {
+        return Ok(0);
+    }
+    timed("outbox_mark_published", async {
+        let statement = tx
+            .prepare_cached(include_str!("sql/outbox_mark_published.sql"))
+            .await
+            .map_err(|e| StoreError::postgres("outbox_mark_published", e))?;
+        tx.execute(&statement, &[&seqs])
+            .await
+            .map_err(|e| StoreError::postgres("outbox_mark_published", e))
+    })
+    .await
+}
+
+impl Store {
+    /// Deletes rows published more than `older_than` ago, `chunk` per statement, and
+    /// returns how many were deleted. Pending rows are never touched, however old.
+    pub async fn prune_published(
+        &self,
+        older_than: Duration,
+        chunk: u32,
+    ) -> Result<u64, StoreError> {
+        self.prune_in_chunks(
+            "outbox_prune",
+            include_str!("sql/outbox_prune.sql"),
+            older_than,
+            chunk,
+        )
+        .await
+    }
+}

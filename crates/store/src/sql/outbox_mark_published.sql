@@ -1,0 +1,2 @@
+UPDATE outbox SET published_at = now()
+WHERE seq = ANY($1) AND published_at IS NULL

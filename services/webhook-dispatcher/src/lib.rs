@@ -2,11 +2,14 @@
 //! of its tenant with Standard Webhooks signatures, retrying through
 //! `<prefix>.deliveries.retry.<n>` and dead-lettering what never succeeds.
 //!
-//! Status: the shared lifecycle (health, readiness on the bus, metrics, graceful shutdown);
-//! the service's own work lands with step 6 of the roadmap.
+//! Status: the shared lifecycle (health, readiness on the bus, metrics, graceful shutdown) and
+//! the address guard its HTTP client will use ([`ssrf`]); delivery itself lands with step 6 of
+//! the roadmap.
 //!
 //! This crate holds the service's logic so tests can start it in-process on port 0;
 //! `main.rs` only hands [`build`] to the shared runtime.
+
+pub mod ssrf;
 
 use switchyard_bus::Bus;
 use switchyard_runtime::{Service, ServiceInfo, Settings};

@@ -142,12 +142,25 @@ impl RunningBinary {
 /// and `/metrics`, logs one JSON line per request, and exits 0 within its drain deadline on
 /// SIGTERM.
 pub async fn assert_service_lifecycle(path: &str, service: &str) {
-    let mut binary =
-        RunningBinary::start(path, &[("SWITCHYARD__SHUTDOWN__DRAIN_TIMEOUT_SECS", "5")]).await;
+    assert_service_lifecycle_with(path, service, &[]).await;
+}
+
+/// [`assert_service_lifecycle`] with `env` added, e.g. the URL of a test database for the
+/// services whose readiness includes PostgreSQL. Readiness may take a moment to turn green
+/// (a database is opened in the background), so `/readyz` is polled for up to 30 s.
+pub async fn assert_service_lifecycle_with(path: &str, service: &str, env: &[(&str, &str)]) {
+    let mut all = vec![("SWITCHYARD__SHUTDOWN__DRAIN_TIMEOUT_SECS", "5")];
+    all.extend_from_slice(env);
+    let mut binary = RunningBinary::start(path, &all).await;
 
     let (status, body) = binary.get("/healthz").await;
     assert_eq!(status, 200, "/healthz: {body}");
-    let (status, body) = binary.get("/readyz").await;
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    let (mut status, mut body) = binary.get("/readyz").await;
+    while status != 200 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        (status, body) = binary.get("/readyz").await;
+    }
     assert_eq!(status, 200, "/readyz: {body}");
     let (status, metrics) = binary.get("/metrics").await;
     assert_eq!(status, 200);
@@ -214,15 +227,18 @@ pub async fn assert_bad_config_is_refused(path: &str) {
 /// With its broker unreachable a service still starts (no crash loop while Kafka is down),
 /// stays alive, reports not ready naming the bus, and still drains and exits 0.
 pub async fn assert_readiness_follows_the_broker(path: &str) {
-    let mut binary = RunningBinary::start(
-        path,
-        &[
-            ("SWITCHYARD__BUS__BACKEND", "kafka"),
-            // Nothing listens on port 1.
-            ("SWITCHYARD__BUS__KAFKA__BROKERS", "127.0.0.1:1"),
-        ],
-    )
-    .await;
+    assert_readiness_follows_the_broker_with(path, &[]).await;
+}
+
+/// [`assert_readiness_follows_the_broker`] with `env` added.
+pub async fn assert_readiness_follows_the_broker_with(path: &str, env: &[(&str, &str)]) {
+    let mut all = vec![
+        ("SWITCHYARD__BUS__BACKEND", "kafka"),
+        // Nothing listens on port 1.
+        ("SWITCHYARD__BUS__KAFKA__BROKERS", "127.0.0.1:1"),
+    ];
+    all.extend_from_slice(env);
+    let mut binary = RunningBinary::start(path, &all).await;
     let (status, body) = binary.get("/readyz").await;
     assert_eq!(status, 503, "/readyz with the broker down: {body}");
     assert!(

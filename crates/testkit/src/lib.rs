@@ -6,7 +6,8 @@
 //! - [`unique_name`]: per-test topic prefixes, consumer groups and database names.
 //! - [`postgres::TestDatabase`]: a fresh database per test.
 //! - [`daemon`]: broker processes a test owns and may restart; [`tansu::PrivateTansu`] is
-//!   the Kafka-protocol one.
+//!   the Kafka-protocol one; [`private_postgres::PrivatePostgres`] is a PostgreSQL server
+//!   a test may stop and start.
 //! - [`binary`]: start a real service binary, talk to it over HTTP, read its JSON logs, stop it
 //!   with SIGTERM.
 
@@ -16,6 +17,7 @@ pub mod binary;
 pub mod daemon;
 pub mod infra;
 pub mod postgres;
+pub mod private_postgres;
 pub mod tansu;
 
 /// A name no other test run uses: `prefix` plus a random suffix, valid as a topic, group,

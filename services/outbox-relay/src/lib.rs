@@ -1,14 +1,50 @@
 //! Moves rows that applications committed to the PostgreSQL outbox onto `<prefix>.events`
-//! (DESIGN §1), so publishing is atomic with the application's own writes.
+//! (DESIGN §1, §6), so publishing is atomic with the application's own writes: an event
+//! enqueued in a transaction that commits is published at least once, in order per tenant;
+//! one whose transaction rolls back never is.
 //!
-//! Status: the shared lifecycle (health, readiness on the bus, metrics, graceful shutdown);
-//! the service's own work lands with step 5 of the roadmap.
+//! The work is the protocol of `switchyard_store::outbox`, one transaction per batch
+//! ([`relay::Relay::relay_once`]): claim up to `outbox.batch_size` rows (tenants are claimed
+//! whole, under advisory locks, so several replicas never interleave one tenant), publish
+//! them in seq order and wait for every acknowledgement, mark them, commit. A failure
+//! anywhere rolls the batch back and leaves its rows pending; a replica killed between
+//! publish and commit leaves duplicates with the same event ids, never a gap. Rows are
+//! found by "not yet published", not "after the last seq published", so a slow transaction
+//! that commits an older seq after a newer one went out is still picked up.
+//!
+//! The relay wakes on `LISTEN switchyard_outbox` (a dedicated connection, [`wakeup`]),
+//! drains while batches come back full, and polls every `outbox.poll_interval_ms` as well,
+//! because notifications sent while no relay listened are gone. Beside it, [`upkeep`]
+//! prunes published rows older than `outbox.retain_published_secs` and refreshes the backlog
+//! gauges. It connects to PostgreSQL and applies migrations in the background ([`database`]),
+//! so it starts and reports why it is not ready while the database is unreachable. `/readyz`
+//! follows the bus and the database. On SIGTERM the batch in hand is finished (or rolled
+//! back by its own failure) before the process exits.
+//!
+//! Not here: what events mean, or who consumes them; the outbox table and its queries
+//! belong to `switchyard-store`.
 //!
 //! This crate holds the service's logic so tests can start it in-process on port 0;
 //! `main.rs` only hands [`build`] to the shared runtime.
 
-use switchyard_bus::Bus;
-use switchyard_runtime::{Service, ServiceInfo, Settings};
+pub mod instruments;
+pub mod relay;
+pub mod upkeep;
+pub mod wakeup;
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use secrecy::ExposeSecret as _;
+use switchyard_bus::{Bus, RetryPolicy};
+use switchyard_runtime::{
+    Service, ServiceInfo, Settings, Shutdown,
+    settings::{DatabaseSettings, OutboxSettings},
+};
+use switchyard_store::{Opening, Store};
+use tokio::sync::Notify;
+
+use crate::relay::Relay;
 
 /// This service's identity: names, default listen address, version.
 pub static SERVICE: ServiceInfo = ServiceInfo {
@@ -19,11 +55,94 @@ pub static SERVICE: ServiceInfo = ServiceInfo {
     version: env!("CARGO_PKG_VERSION"),
 };
 
-/// Builds the service from validated settings, bound to `http.bind`; `/readyz` follows the
-/// bus.
+/// Builds the service from validated settings, bound to `http.bind`, and starts relaying in
+/// the background; `/readyz` follows the bus and the database. A `database.url` that is not
+/// a PostgreSQL URL stops start-up; an unreachable or missing database does not.
 pub async fn build(settings: Settings) -> anyhow::Result<Service> {
     let bus = Bus::connect(&settings.bus).await?;
-    Ok(Service::builder(&SERVICE, settings)
+    // The parser's messages quote no part of the URL, so the password stays out of logs.
+    let listen: tokio_postgres::Config = settings
+        .database
+        .url
+        .expose_secret()
+        .parse()
+        .context("invalid configuration: database.url: not a PostgreSQL connection URL")?;
+    let opening = Opening::new();
+    let store = opening.try_open(&settings.database).await?;
+    let parts = Parts {
+        store,
+        topic: settings.bus.topics().events(),
+        database: settings.database.clone(),
+        outbox: settings.outbox.clone(),
+        listen,
+        opening: opening.clone(),
+        bus: bus.clone(),
+    };
+    let builder = Service::builder(&SERVICE, settings)
         .readiness_check(bus.readiness_check())
-        .build()?)
+        .readiness_check(opening.readiness_check());
+    let shutdown = builder.shutdown().clone();
+    shutdown.spawn(run(parts, shutdown.clone()));
+    Ok(builder.build()?)
+}
+
+/// What the background work needs, taken from the settings.
+struct Parts {
+    /// Connected at start-up, or `None` to connect in the background.
+    store: Option<Store>,
+    bus: Bus,
+    topic: String,
+    database: DatabaseSettings,
+    outbox: OutboxSettings,
+    listen: tokio_postgres::Config,
+    opening: Opening,
+}
+
+/// Connects, then listens, keeps up and relays until shutdown.
+async fn run(parts: Parts, shutdown: Shutdown) {
+    let store = match parts.store {
+        Some(store) => store,
+        None => match parts.opening.open(&parts.database, &shutdown).await {
+            Some(store) => store,
+            None => return,
+        },
+    };
+    let wake = Arc::new(Notify::new());
+    shutdown.spawn(wakeup::listen(parts.listen, wake.clone(), shutdown.clone()));
+    shutdown.spawn(upkeep::run(
+        store.clone(),
+        parts.outbox.clone(),
+        shutdown.clone(),
+    ));
+    if !ensure_topic(&parts.bus, &parts.topic, &shutdown).await {
+        return;
+    }
+    let relay = Relay {
+        store,
+        publisher: parts.bus.publisher.clone(),
+        topic: parts.topic,
+        batch_size: parts.outbox.batch_size,
+    };
+    let poll = Duration::from_millis(parts.outbox.poll_interval_ms);
+    relay.run(wake, poll, shutdown).await;
+}
+
+/// Makes sure the events topic exists, retrying while the broker is away; `false` when
+/// shutdown came first.
+async fn ensure_topic(bus: &Bus, topic: &str, shutdown: &Shutdown) -> bool {
+    let backoff = RetryPolicy::default();
+    let topics = [topic.to_owned()];
+    for attempt in 1.. {
+        match bus.admin.ensure_topics(&topics).await {
+            Ok(()) => return true,
+            Err(error) => {
+                tracing::warn!(%error, topic, "cannot create the events topic yet; retrying");
+            }
+        }
+        tokio::select! {
+            () = shutdown.triggered() => return false,
+            () = tokio::time::sleep(backoff.backoff(attempt)) => {}
+        }
+    }
+    false
 }

@@ -51,11 +51,13 @@ macro_rules! named_enum {
     };
 }
 
+mod audit_writer;
 mod auth;
 mod bus;
 mod endpoints;
 mod http;
 mod ingest;
+mod outbox;
 mod processor;
 mod sources;
 mod telemetry;
@@ -66,11 +68,13 @@ use std::{
     path::{Path, PathBuf},
 };
 
+pub use audit_writer::AuditWriterSettings;
 pub use auth::AuthSettings;
 pub use bus::{BusBackend, BusSettings, KafkaSettings, NatsSettings, RedisSettings};
 pub use endpoints::EndpointSettings;
 pub use http::HttpSettings;
 pub use ingest::{DedupeSettings, IngestSettings};
+pub use outbox::OutboxSettings;
 pub use processor::ProcessorSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -102,8 +106,12 @@ pub struct Settings {
     pub dedupe: DedupeSettings,
     /// Raw webhooks to events (processor).
     pub processor: ProcessorSettings,
+    /// Outbox rows to the events topic (outbox-relay).
+    pub outbox: OutboxSettings,
     /// Outbound delivery (webhook-dispatcher).
     pub dispatcher: DispatcherSettings,
+    /// Events and delivery attempts into the audit store (audit-writer).
+    pub audit_writer: AuditWriterSettings,
     /// JWT validation (gateway, websocket-gateway).
     pub auth: AuthSettings,
     /// Inbound webhook sources.
@@ -254,6 +262,8 @@ impl Settings {
         self.ingest.validate()?;
         self.dedupe.validate()?;
         self.processor.validate()?;
+        self.outbox.validate()?;
+        self.audit_writer.validate()?;
         self.telemetry.validate()?;
         sources::validate_all(&self.sources)?;
         endpoints::validate_all(&self.endpoints)?;

@@ -1,0 +1,358 @@
+//! Shared by the audit-writer binary tests: start the real binary on a Kafka-protocol broker
+//! and a PostgreSQL database of the test's own, publish events and delivery attempts the way
+//! the processor and the dispatcher do, and look at the rows and the DLQ.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::{sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use chrono::{TimeZone as _, Utc};
+use prost::Message as _;
+use secrecy::SecretString;
+use switchyard_bus::{Bus, HandlerError, RetryPolicy, StartFrom, Subscription};
+use switchyard_domain::{
+    Event, EventId, EventType, Message, TenantId, Traceparent,
+    wire::{DELIVERY_ATTEMPT_CONTENT_TYPE, DeliveryAttempt, delivery_attempt::Outcome},
+};
+use switchyard_runtime::settings::{BusBackend, BusSettings, DatabaseSettings};
+use switchyard_store::Store;
+use switchyard_testkit::{binary::RunningBinary, infra, unique_name};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_switchyard-audit-writer");
+
+/// Partitions of every test topic: several, as in production, so batches of different
+/// partitions are written concurrently.
+pub const PARTITIONS: u32 = 3;
+
+/// A topic prefix of its own on the shared test broker, with its bus.
+pub struct Stage {
+    pub prefix: String,
+    pub brokers: String,
+    pub bus: Bus,
+    pub settings: BusSettings,
+}
+
+impl Stage {
+    /// A fresh prefix whose events, deliveries and DLQ topics exist.
+    pub async fn new() -> Self {
+        let brokers = infra::kafka_brokers();
+        let prefix = unique_name("audit");
+        let mut settings = BusSettings {
+            backend: BusBackend::Kafka,
+            partitions: PARTITIONS,
+            ..BusSettings::default()
+        };
+        settings.kafka.brokers.clone_from(&brokers);
+        settings.kafka.session_timeout_ms = 6_000;
+        settings.topic_prefix = prefix.parse().unwrap();
+        let bus = Bus::connect(&settings)
+            .await
+            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
+        let topics = settings.topics();
+        bus.admin
+            .ensure_topics(&[topics.events(), topics.deliveries(), topics.dlq()])
+            .await
+            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
+        Self {
+            prefix,
+            brokers,
+            bus,
+            settings,
+        }
+    }
+
+    /// Starts the audit-writer binary on this stage, writing to `database_url`, with
+    /// `extra` environment (e.g. a smaller `max_batch`).
+    pub async fn start_writer(&self, database_url: &str, extra: &[(&str, &str)]) -> RunningBinary {
+        let mut env = vec![
+            ("SWITCHYARD__BUS__BACKEND", "kafka"),
+            ("SWITCHYARD__BUS__KAFKA__BROKERS", self.brokers.as_str()),
+            ("SWITCHYARD__BUS__KAFKA__SESSION_TIMEOUT_MS", "6000"),
+            ("SWITCHYARD__BUS__TOPIC_PREFIX", self.prefix.as_str()),
+            ("SWITCHYARD__BUS__PARTITIONS", "3"),
+            ("SWITCHYARD__DATABASE__URL", database_url),
+            ("SWITCHYARD__DATABASE__POOL_SIZE", "4"),
+            ("SWITCHYARD__DATABASE__CONNECT_TIMEOUT_SECS", "2"),
+        ];
+        env.extend_from_slice(extra);
+        RunningBinary::start(BINARY, &env).await
+    }
+
+    /// Publishes events to `<prefix>.events` as the processor does (binary mode, key =
+    /// tenant), waiting for every acknowledgement.
+    pub async fn publish_events(&self, events: &[Event]) {
+        let topic = self.settings.topics().events();
+        for chunk in events.chunks(500) {
+            let messages = chunk.iter().map(Event::to_binary).collect();
+            self.bus
+                .publisher
+                .publish_batch(&topic, messages)
+                .await
+                .unwrap();
+        }
+    }
+
+    /// Publishes delivery attempts to `<prefix>.deliveries` as the dispatcher does.
+    pub async fn publish_attempts(&self, attempts: &[DeliveryAttempt]) {
+        let topic = self.settings.topics().deliveries();
+        let messages = attempts.iter().map(attempt_message).collect();
+        self.bus
+            .publisher
+            .publish_batch(&topic, messages)
+            .await
+            .unwrap();
+    }
+
+    /// Publishes one arbitrary record to `topic`.
+    pub async fn publish(&self, topic: &str, message: Message) {
+        self.bus.publisher.publish(topic, message).await.unwrap();
+    }
+
+    /// Reads `<prefix>.dlq` from the start.
+    pub fn dlq(&self) -> TopicReader {
+        TopicReader::start(&self.bus, self.settings.topics().dlq())
+    }
+}
+
+/// A delivery attempt as the dispatcher records it.
+pub fn attempt_message(attempt: &DeliveryAttempt) -> Message {
+    let mut headers = switchyard_domain::Headers::with_capacity(1);
+    headers.insert("content-type", DELIVERY_ATTEMPT_CONTENT_TYPE);
+    Message {
+        key: Some(Bytes::copy_from_slice(attempt.tenant.as_bytes())),
+        headers,
+        payload: attempt.encode_to_vec().into(),
+    }
+}
+
+/// `count` events over `tenants` tenants, numbered from `first`; every field set, data of
+/// about 1 KiB that is not valid UTF-8, times with nanoseconds.
+pub fn events(first: usize, count: usize, tenants: usize) -> Vec<Event> {
+    let mut data = vec![0xffu8, 0x00, 0xfe];
+    data.extend(std::iter::repeat_n(b'x', 1021));
+    let data = Bytes::from(data);
+    let traceparent =
+        Traceparent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    (first..first + count)
+        .map(|i| {
+            let tenant = format!("tenant{}", i % tenants);
+            let id = EventId::derive(&[tenant.as_bytes(), i.to_string().as_bytes()]);
+            let nanos = u32::try_from(i % 1_000_000_000).unwrap();
+            Event::builder(
+                TenantId::parse(&tenant).unwrap(),
+                id,
+                "/audit/test",
+                EventType::parse("test.order.created").unwrap(),
+            )
+            .time(
+                Utc.timestamp_opt(1_764_000_000 + i64::try_from(i).unwrap(), nanos)
+                    .unwrap(),
+            )
+            .subject(Some(format!("order_{}", i % 97)))
+            .data(Some("application/octet-stream".into()), data.clone())
+            .data_schema(Some("https://schemas.example/order/v1".into()))
+            .traceparent(Some(traceparent.clone()))
+            .extension("shard", (i % 7).to_string())
+            .build()
+            .unwrap()
+        })
+        .collect()
+}
+
+/// `count` delivery attempts of tenant `acme`, every field set.
+pub fn attempts(count: usize) -> Vec<DeliveryAttempt> {
+    (0..count)
+        .map(|i| DeliveryAttempt {
+            attempt_id: format!("att_{i}"),
+            tenant: "acme".into(),
+            event_id: format!("evt_{}", i / 3),
+            event_type: "test.order.created".into(),
+            endpoint_id: "orders".into(),
+            url: "https://orders.example/hooks".into(),
+            attempt: u32::try_from(i % 3 + 1).unwrap(),
+            outcome: Outcome::Retrying.into(),
+            response_status: 503,
+            error: "service unavailable".into(),
+            response_body_excerpt: Bytes::from_static(b"\x00busy\xff"),
+            attempted_at: Some(prost_types::Timestamp {
+                seconds: 1_764_000_000 + i64::try_from(i).unwrap(),
+                nanos: 123_456_000,
+            }),
+            duration_ms: 42,
+            next_attempt_at: Some(prost_types::Timestamp {
+                seconds: 1_764_000_300,
+                nanos: 0,
+            }),
+        })
+        .collect()
+}
+
+/// A store over `url`, for reading rows back as the gateway does.
+pub async fn store(url: &str) -> Store {
+    Store::connect(&DatabaseSettings {
+        url: SecretString::from(url.to_owned()),
+        read_url: SecretString::default(),
+        pool_size: 2,
+        connect_timeout_secs: 5,
+    })
+    .await
+    .unwrap()
+}
+
+/// Rows in `table`, or `None` while the database (or the table) is not there.
+pub async fn try_count(url: &str, table: &str) -> Option<i64> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .ok()?;
+    tokio::spawn(connection);
+    let row = client
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .ok()?;
+    Some(row.get(0))
+}
+
+/// Rows in `table` now.
+pub async fn count(url: &str, table: &str) -> i64 {
+    try_count(url, table)
+        .await
+        .unwrap_or_else(|| panic!("cannot count {table} at {url}"))
+}
+
+/// Waits until `table` holds `expected` rows (failing after `within`), then checks that no
+/// more arrive for a moment: exactly `expected`, not at least.
+pub async fn wait_for_exactly(url: &str, table: &str, expected: i64, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut last = None;
+    loop {
+        last = try_count(url, table).await.or(last);
+        if last == Some(expected) {
+            break;
+        }
+        assert!(
+            last.is_none_or(|n| n < expected),
+            "{table} holds {last:?} rows, more than the {expected} expected"
+        );
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{table} holds {last:?} rows after {within:?}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(count(url, table).await, expected, "{table} after settling");
+}
+
+/// Polls until `table` holds at least one row; returns the count seen.
+pub async fn wait_for_some(url: &str, table: &str, within: Duration) -> i64 {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(n) = try_count(url, table).await
+            && n > 0
+        {
+            return n;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no rows in {table} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Polls `/readyz` until it answers `status`; returns the body.
+pub async fn wait_for_readiness(binary: &RunningBinary, status: u16, within: Duration) -> String {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let (got, body) = binary.get("/readyz").await;
+        if got == status {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/readyz still {got} after {within:?}, expected {status}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every record of one topic, read by a consumer group of its own.
+pub struct TopicReader {
+    records: mpsc::Receiver<Message>,
+    stop: CancellationToken,
+    topic: String,
+}
+
+impl TopicReader {
+    fn start(bus: &Bus, topic: String) -> Self {
+        let (tx, records) = mpsc::channel(1024);
+        let stop = CancellationToken::new();
+        let subscription = Subscription {
+            group: unique_name("reader"),
+            topics: vec![topic.clone()],
+            retry: RetryPolicy::default(),
+            dlq_topic: unique_name("reader-dlq"),
+            start: StartFrom::Earliest,
+        };
+        let handler = move |delivery: switchyard_bus::Delivery| {
+            let tx = tx.clone();
+            async move {
+                tx.send(delivery.message)
+                    .await
+                    .map_err(|e| HandlerError::Retry(e.to_string()))
+            }
+        };
+        let subscriber = bus.subscriber.clone();
+        let token = stop.clone();
+        tokio::spawn(async move { subscriber.run(subscription, Arc::new(handler), token).await });
+        Self {
+            records,
+            stop,
+            topic,
+        }
+    }
+
+    /// The next record, waiting up to 30 s.
+    pub async fn next(&mut self) -> Message {
+        tokio::time::timeout(Duration::from_secs(30), self.records.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no record on {} within 30 s", self.topic))
+            .expect("reader stopped")
+    }
+
+    /// Asserts nothing arrives within `quiet`.
+    pub async fn expect_none(&mut self, quiet: Duration) {
+        if let Ok(Some(record)) = tokio::time::timeout(quiet, self.records.recv()).await {
+            panic!(
+                "unexpected record on {}: reason {:?}",
+                self.topic,
+                record.headers.get_str(switchyard_bus::DLQ_REASON)
+            );
+        }
+    }
+}
+
+impl Drop for TopicReader {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// `url` (a PostgreSQL URL with or without a database) naming `database` instead.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("//").map_or(0, |i| i + 2);
+    let server = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{server}/{database}?{query}"),
+        None => format!("{server}/{database}"),
+    }
+}

@@ -1,0 +1,197 @@
+//! One relay iteration is one transaction: claim a batch, publish it in order, mark it, commit
+//! (the protocol of `switchyard_store::outbox`). The loop around it drains while batches come
+//! back full, then sleeps until a `NOTIFY` or the poll interval, and backs off on failure.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use chrono::Utc;
+use switchyard_bus::{BusError, Publisher, RetryPolicy};
+use switchyard_runtime::Shutdown;
+use switchyard_store::{Store, StoreError, outbox};
+use tokio::sync::Notify;
+
+use crate::instruments::{BatchFailed, BatchPublished};
+
+/// Where a batch failed; its rows stay pending and are published again later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Beginning the transaction or claiming rows.
+    Claim,
+    /// Publishing to the broker.
+    Publish,
+    /// Marking the published rows.
+    Mark,
+    /// Committing.
+    Commit,
+}
+
+impl Stage {
+    /// The name used in metrics and logs.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Claim => "claim",
+            Self::Publish => "publish",
+            Self::Mark => "mark",
+            Self::Commit => "commit",
+        }
+    }
+}
+
+/// Why a batch was rolled back. Its rows stay pending; nothing was marked.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// A statement of the batch's transaction failed.
+    #[error("{source}")]
+    Store {
+        /// Where.
+        stage: Stage,
+        /// The store's error.
+        #[source]
+        source: StoreError,
+    },
+    /// The broker did not acknowledge every record of the batch (some may be stored: they
+    /// are published again, with the same event ids).
+    #[error("{events} event(s) not acknowledged by the broker: {source}")]
+    Publish {
+        /// Records in the batch.
+        events: usize,
+        /// The bus's error.
+        #[source]
+        source: BusError,
+    },
+}
+
+impl RelayError {
+    /// Where the batch failed.
+    #[must_use]
+    pub fn stage(&self) -> Stage {
+        match self {
+            Self::Store { stage, .. } => *stage,
+            Self::Publish { .. } => Stage::Publish,
+        }
+    }
+}
+
+/// Moves claimed outbox rows to the events topic.
+pub struct Relay {
+    /// Where the outbox lives.
+    pub store: Store,
+    /// Where events go.
+    pub publisher: Arc<dyn Publisher>,
+    /// `<prefix>.events`.
+    pub topic: String,
+    /// Most rows per transaction (`outbox.batch_size`).
+    pub batch_size: u32,
+}
+
+impl Relay {
+    /// Claims up to `batch_size` rows, publishes them in the order claimed (so one tenant's
+    /// rows keep their sequence), waits for every acknowledgement, marks them and commits.
+    /// Returns how many rows were published; 0 means nothing was pending for this relay.
+    ///
+    /// On any error the transaction is rolled back: the rows, and the tenants this relay held,
+    /// become claimable again, and no row is marked ahead of an unpublished one.
+    pub async fn relay_once(&self) -> Result<usize, RelayError> {
+        let started = Instant::now();
+        let at = |stage: Stage| move |source: StoreError| RelayError::Store { stage, source };
+        let mut client = self.store.client().await.map_err(at(Stage::Claim))?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| at(Stage::Claim)(StoreError::postgres("begin", e)))?;
+        let claimed = outbox::claim_batch(&tx, self.batch_size)
+            .await
+            .map_err(at(Stage::Claim))?;
+        if claimed.is_empty() {
+            // Nothing claimed, nothing locked: committing is the cheapest way to end it.
+            tx.commit()
+                .await
+                .map_err(|e| at(Stage::Claim)(StoreError::postgres("commit", e)))?;
+            return Ok(0);
+        }
+        let events = claimed.len();
+        let messages = claimed
+            .iter()
+            .map(|entry| entry.event.to_binary())
+            .collect();
+        if let Err(source) = self.publisher.publish_batch(&self.topic, messages).await {
+            // Dropping `tx` rolls it back; saying so explicitly makes the connection clean
+            // before it returns to the pool. If even that fails the connection is broken,
+            // and the server rolls back when it closes.
+            if let Err(error) = tx.rollback().await {
+                tracing::debug!(%error, "rollback after a failed publish did not complete");
+            }
+            return Err(RelayError::Publish { events, source });
+        }
+        let acked = Utc::now();
+        let seqs: Vec<i64> = claimed.iter().map(|entry| entry.seq).collect();
+        outbox::mark_published(&tx, &seqs)
+            .await
+            .map_err(at(Stage::Mark))?;
+        tx.commit()
+            .await
+            .map_err(|e| at(Stage::Commit)(StoreError::postgres("commit", e)))?;
+        let created: Vec<_> = claimed.iter().map(|entry| entry.created_at).collect();
+        BatchPublished {
+            created: &created,
+            acked,
+            took: started.elapsed(),
+        }
+        .record();
+        Ok(events)
+    }
+
+    /// Relays until shutdown: back to back while batches come back full, otherwise on the
+    /// next `wake` or after `poll`. A batch in hand when shutdown starts is finished (or
+    /// rolled back by its own failure) before this returns; none is abandoned half-way.
+    pub async fn run(self, wake: Arc<Notify>, poll: Duration, shutdown: Shutdown) {
+        let backoff = RetryPolicy {
+            max_attempts: u32::MAX,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+        };
+        let full = usize::try_from(self.batch_size).unwrap_or(usize::MAX);
+        let mut failures = 0u32;
+        while !shutdown.is_triggered() {
+            let started = Instant::now();
+            let pause = match self.relay_once().await {
+                Ok(published) => {
+                    failures = 0;
+                    if published >= full {
+                        continue;
+                    }
+                    None
+                }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    let retry_in = backoff.backoff(failures);
+                    BatchFailed {
+                        stage: error.stage(),
+                        took: started.elapsed(),
+                        error: &error,
+                        attempt: failures,
+                        retry_in,
+                    }
+                    .record();
+                    Some(retry_in)
+                }
+            };
+            match pause {
+                Some(retry_in) => tokio::select! {
+                    () = shutdown.triggered() => {}
+                    () = tokio::time::sleep(retry_in) => {}
+                },
+                None => tokio::select! {
+                    () = shutdown.triggered() => {}
+                    () = wake.notified() => {}
+                    () = tokio::time::sleep(poll) => {}
+                },
+            }
+        }
+        tracing::info!("outbox relay stopped");
+    }
+}

@@ -1,0 +1,231 @@
+//! Shared by the relay's binary tests: a database and a topic prefix of the test's own, the
+//! real relay binary started on them, events enqueued the way an application does, and a
+//! reader of `<prefix>.events`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::{sync::Arc, time::Duration};
+
+use switchyard_bus::{Bus, HandlerError, RetryPolicy, StartFrom, Subscription};
+use switchyard_domain::{Event, EventId, EventType, TenantId};
+use switchyard_runtime::settings::{BusBackend, BusSettings, DatabaseSettings};
+use switchyard_store::{Store, outbox};
+use switchyard_testkit::{binary::RunningBinary, infra, postgres::TestDatabase, unique_name};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_switchyard-outbox-relay");
+
+/// Partitions of the events topic: more than one, so tenants spread and order is per key.
+pub const PARTITIONS: u32 = 3;
+
+/// A database, a store over it and a topic prefix, all the test's own.
+pub struct World {
+    pub db: TestDatabase,
+    pub store: Store,
+    pub prefix: String,
+    pub brokers: String,
+    pub bus: Bus,
+    pub settings: BusSettings,
+}
+
+impl World {
+    /// A migrated database and an events topic with [`PARTITIONS`] partitions.
+    pub async fn new() -> Self {
+        Self::on_brokers(infra::kafka_brokers()).await
+    }
+
+    /// Like [`World::new`], on the given Kafka-protocol broker.
+    pub async fn on_brokers(brokers: String) -> Self {
+        let db = TestDatabase::create().await;
+        let store = Store::connect(&DatabaseSettings {
+            url: db.url.clone().into(),
+            pool_size: 32,
+            ..DatabaseSettings::default()
+        })
+        .await
+        .unwrap_or_else(|e| infra::unavailable("PostgreSQL", &db.url, &e));
+        store.migrate().await.unwrap();
+        let prefix = unique_name("relay");
+        let mut settings = BusSettings {
+            backend: BusBackend::Kafka,
+            partitions: PARTITIONS,
+            ..BusSettings::default()
+        };
+        settings.kafka.brokers.clone_from(&brokers);
+        settings.kafka.session_timeout_ms = 6_000;
+        settings.topic_prefix = prefix.parse().unwrap();
+        let bus = Bus::connect(&settings)
+            .await
+            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
+        bus.admin
+            .ensure_topics(&[settings.topics().events()])
+            .await
+            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
+        Self {
+            db,
+            store,
+            prefix,
+            brokers,
+            bus,
+            settings,
+        }
+    }
+
+    /// Starts the relay binary on this world, with `extra` environment on top.
+    pub async fn start_relay(&self, extra: &[(&str, &str)]) -> RunningBinary {
+        let mut env = vec![
+            ("SWITCHYARD__DATABASE__URL", self.db.url.as_str()),
+            ("SWITCHYARD__BUS__BACKEND", "kafka"),
+            ("SWITCHYARD__BUS__KAFKA__BROKERS", self.brokers.as_str()),
+            ("SWITCHYARD__BUS__TOPIC_PREFIX", self.prefix.as_str()),
+            ("SWITCHYARD__BUS__PARTITIONS", "3"),
+        ];
+        env.extend_from_slice(extra);
+        let mut relay = RunningBinary::start(BINARY, &env).await;
+        wait_ready(&mut relay).await;
+        relay
+    }
+
+    /// Rows not yet published.
+    pub async fn pending(&self) -> i64 {
+        self.count("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            .await
+    }
+
+    /// Runs a `SELECT count(*) ...`.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let client = self.store.client().await.unwrap();
+        client.query_one(sql, &[]).await.unwrap().get(0)
+    }
+
+    /// Enqueues `events` in one transaction and commits it.
+    pub async fn enqueue_committed(&self, events: &[Event]) {
+        let mut client = self.store.client().await.unwrap();
+        let tx = client.transaction().await.unwrap();
+        for event in events {
+            outbox::enqueue(&tx, event).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+
+    /// Reads `<prefix>.events` from the start.
+    pub async fn events(&self) -> TopicReader {
+        TopicReader::start(&self.bus, self.settings.topics().events()).await
+    }
+
+    /// Drops the database.
+    pub async fn finish(self) {
+        drop(self.store);
+        self.db.drop_database().await;
+    }
+}
+
+/// Waits until `/readyz` answers 200 (the relay reached its database and broker), showing
+/// what the relay logged when it does not within 60 s.
+pub async fn wait_ready(relay: &mut RunningBinary) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = relay.get("/readyz").await;
+        if status == 200 {
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!(
+                "relay not ready within 60 s: {body}\nlogs: {:#?}",
+                relay.logs_so_far()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Event number `n` of `tenant`: id `evt_<tenant>_<n>`, `n` also in the data, so a reader
+/// can check the order per tenant.
+pub fn event(tenant: &str, n: u64) -> Event {
+    Event::builder(
+        TenantId::parse(tenant).unwrap(),
+        EventId::parse(&format!("evt_{tenant}_{n:06}")).unwrap(),
+        format!("/{tenant}/orders"),
+        EventType::parse("app.order.created").unwrap(),
+    )
+    .subject(Some(format!("order_{n}")))
+    .data(
+        Some("application/json".into()),
+        format!(r#"{{"tenant":"{tenant}","n":{n}}}"#),
+    )
+    .build()
+    .unwrap()
+}
+
+/// The `n` of an event made by [`event`].
+pub fn number(event: &Event) -> u64 {
+    let data: serde_json::Value = serde_json::from_slice(event.data()).unwrap();
+    data["n"].as_u64().unwrap()
+}
+
+/// Every event on one topic, read by a consumer group of its own.
+pub struct TopicReader {
+    records: mpsc::Receiver<Event>,
+    stop: CancellationToken,
+    topic: String,
+}
+
+impl TopicReader {
+    async fn start(bus: &Bus, topic: String) -> Self {
+        let (tx, records) = mpsc::channel(16_384);
+        let stop = CancellationToken::new();
+        let subscription = Subscription {
+            group: unique_name("reader"),
+            topics: vec![topic.clone()],
+            retry: RetryPolicy::default(),
+            dlq_topic: unique_name("reader-dlq"),
+            start: StartFrom::Earliest,
+        };
+        let handler = move |delivery: switchyard_bus::Delivery| {
+            let tx = tx.clone();
+            async move {
+                // A record that is not a CloudEvent fails the test; it is never skipped.
+                let event = Event::from_message(&delivery.message)
+                    .unwrap_or_else(|e| panic!("undecodable record at {}: {e}", delivery.position));
+                assert_eq!(
+                    delivery.message.key.as_deref(),
+                    Some(event.tenant().as_str().as_bytes()),
+                    "key = tenant"
+                );
+                tx.send(event)
+                    .await
+                    .map_err(|e| HandlerError::Retry(e.to_string()))
+            }
+        };
+        let subscriber = bus.subscriber.clone();
+        let token = stop.clone();
+        tokio::spawn(async move { subscriber.run(subscription, Arc::new(handler), token).await });
+        Self {
+            records,
+            stop,
+            topic,
+        }
+    }
+
+    /// The next event, waiting up to `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Event> {
+        tokio::time::timeout(wait, self.records.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// The next event, waiting up to 30 s.
+    pub async fn next(&mut self) -> Event {
+        self.next_within(Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|| panic!("no record on {} within 30 s", self.topic))
+    }
+}
+
+impl Drop for TopicReader {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}

@@ -16,7 +16,8 @@
 //! drains while batches come back full, and polls every `outbox.poll_interval_ms` as well,
 //! because notifications sent while no relay listened are gone. Beside it, [`upkeep`]
 //! prunes published rows older than `outbox.retain_published_secs` and refreshes the backlog
-//! gauges. It connects to PostgreSQL and applies migrations in the background ([`database`]),
+//! gauges. It connects to PostgreSQL and applies migrations in the background
+//! (`switchyard_store::Opening`),
 //! so it starts and reports why it is not ready while the database is unreachable. `/readyz`
 //! follows the bus and the database. On SIGTERM the batch in hand is finished (or rolled
 //! back by its own failure) before the process exits.

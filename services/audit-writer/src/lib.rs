@@ -70,7 +70,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
     let store = opening.try_open(&settings.database).await?;
     let topics = settings.bus.topics();
     let subscription = Subscription {
-        group: GROUP.to_owned(),
+        group: settings.bus.group(GROUP),
         topics: vec![topics.events(), topics.deliveries()],
         retry: WRITE_RETRY,
         dlq_topic: topics.dlq(),

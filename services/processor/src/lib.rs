@@ -60,7 +60,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
         topic: topics.events(),
     });
     let subscription = Subscription {
-        group: GROUP.to_owned(),
+        group: settings.bus.group(GROUP),
         topics: vec![topics.ingest_raw()],
         // A publish that keeps failing means the broker is away, not that the record is bad:
         // hold the partition and keep trying rather than dead-letter good records.

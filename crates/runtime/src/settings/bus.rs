@@ -25,6 +25,11 @@ pub struct BusSettings {
     pub backend: BusBackend,
     /// Prefix of every topic name.
     pub topic_prefix: TopicPrefix,
+    /// Prepended to every consumer group id (`processor` → `<group_prefix>processor`). Empty
+    /// by default, so the groups are those DESIGN §1 names; set it when several Switchyard
+    /// deployments (topic prefixes) share one cluster, since members of one group id rebalance
+    /// together even when they read different topics.
+    pub group_prefix: String,
     /// Partitions per topic when the bus creates it; the unit of parallelism of a consumer
     /// group (more replicas than partitions sit idle).
     pub partitions: u32,
@@ -47,6 +52,7 @@ impl Default for BusSettings {
         Self {
             backend: BusBackend::default(),
             topic_prefix: TopicPrefix::default(),
+            group_prefix: String::new(),
             partitions: 12,
             max_in_flight: 10_000,
             publish_timeout_ms: 10_000,
@@ -71,6 +77,17 @@ impl BusSettings {
                 "must be at least 100".into(),
             ));
         }
+        if self.group_prefix.len() > 200
+            || !self
+                .group_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err((
+                "bus.group_prefix".into(),
+                "must be at most 200 of A-Z a-z 0-9 . _ -".into(),
+            ));
+        }
         // Holding records longer than the publish deadline would fail every one of them.
         if self.kafka.linger_ms >= self.publish_timeout_ms {
             return Err((
@@ -82,6 +99,12 @@ impl BusSettings {
             ));
         }
         Ok(())
+    }
+
+    /// The consumer group id of `name` under `group_prefix`.
+    #[must_use]
+    pub fn group(&self, name: &str) -> String {
+        format!("{}{name}", self.group_prefix)
     }
 
     /// Topic names under the configured prefix.

@@ -32,6 +32,11 @@ fn defaults_need_no_file_and_no_environment() {
     assert_eq!(s.bus.backend, BusBackend::Kafka);
     assert_eq!(s.bus.topics().events(), "switchyard.events");
     assert_eq!(s.bus.kafka.brokers, "127.0.0.1:9092");
+    assert_eq!(
+        s.bus.group("processor"),
+        "processor",
+        "DESIGN's group names"
+    );
     assert_eq!(s.shutdown.drain_timeout_secs, 20);
     assert!(loaded.unknown_keys.is_empty());
 }
@@ -136,6 +141,11 @@ fn wrong_types_and_rule_violations_are_refused() {
             "auth.jwt_hs256_secret",
         ),
         // Default publish deadline is 10 s: a producer lingering longer fails every record.
+        (
+            "SWITCHYARD__BUS__GROUP_PREFIX",
+            "has space.",
+            "bus.group_prefix",
+        ),
         (
             "SWITCHYARD__BUS__KAFKA__LINGER_MS",
             "20000",

@@ -67,11 +67,15 @@ impl Stage {
     /// Starts the audit-writer binary on this stage, writing to `database_url`, with
     /// `extra` environment (e.g. a smaller `max_batch`).
     pub async fn start_writer(&self, database_url: &str, extra: &[(&str, &str)]) -> RunningBinary {
+        // A group of the test's own: members of one group id rebalance together across
+        // topics, so a process another test killed would stall this one's join.
+        let group_prefix = format!("{}.", self.prefix);
         let mut env = vec![
             ("SWITCHYARD__BUS__BACKEND", "kafka"),
             ("SWITCHYARD__BUS__KAFKA__BROKERS", self.brokers.as_str()),
             ("SWITCHYARD__BUS__KAFKA__SESSION_TIMEOUT_MS", "6000"),
             ("SWITCHYARD__BUS__TOPIC_PREFIX", self.prefix.as_str()),
+            ("SWITCHYARD__BUS__GROUP_PREFIX", group_prefix.as_str()),
             ("SWITCHYARD__BUS__PARTITIONS", "3"),
             ("SWITCHYARD__DATABASE__URL", database_url),
             ("SWITCHYARD__DATABASE__POOL_SIZE", "4"),

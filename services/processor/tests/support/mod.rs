@@ -91,12 +91,16 @@ impl Stage {
         let path: PathBuf = dir.path().join("switchyard.toml");
         std::fs::write(&path, config).unwrap();
         let path = path.to_str().unwrap().to_owned();
+        // A group of the test's own: members of one group id rebalance together across
+        // topics, so a process another test killed would stall this one's join.
+        let group_prefix = format!("{}.", self.prefix);
         let env = [
             ("SWITCHYARD_CONFIG", path.as_str()),
             ("SWITCHYARD__BUS__BACKEND", "kafka"),
             ("SWITCHYARD__BUS__KAFKA__BROKERS", self.brokers.as_str()),
             ("SWITCHYARD__BUS__KAFKA__SESSION_TIMEOUT_MS", "6000"),
             ("SWITCHYARD__BUS__TOPIC_PREFIX", self.prefix.as_str()),
+            ("SWITCHYARD__BUS__GROUP_PREFIX", group_prefix.as_str()),
             ("SWITCHYARD__BUS__PARTITIONS", "1"),
         ];
         Processor {

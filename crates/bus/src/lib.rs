@@ -29,6 +29,7 @@ pub use record::{Ack, Delivery, Position};
 pub use subscription::{BatchHandler, Handler, HandlerError, RetryPolicy, StartFrom, Subscription};
 use switchyard_domain::Message;
 use switchyard_runtime::{
+    Shutdown,
     health::{CheckFuture, ReadinessCheck},
     settings::{BusBackend, BusSettings},
     trace_context,
@@ -149,6 +150,49 @@ impl Bus {
             BusBackend::Kafka => kafka::connect(settings),
             BusBackend::Redis => redis::connect(settings).await,
             BusBackend::Nats => nats::connect(settings).await,
+        }
+    }
+
+    /// A consumer service's main loop: makes sure `topics` exist, then runs `subscription`
+    /// with `handler` in batches of up to `max_batch` until `shutdown` fires. While the
+    /// broker is away it retries with [`RetryPolicy::default`] backoff (readiness reports the
+    /// broker meanwhile), and it rejoins if the consumer stops on its own.
+    pub async fn consume_until_shutdown(
+        &self,
+        topics: &[String],
+        subscription: Subscription,
+        handler: Arc<dyn BatchHandler>,
+        max_batch: usize,
+        shutdown: &Shutdown,
+    ) {
+        let backoff = RetryPolicy::default();
+        for attempt in 1.. {
+            let result = match self.admin.ensure_topics(topics).await {
+                Ok(()) => {
+                    self.subscriber
+                        .run_batched(
+                            subscription.clone(),
+                            handler.clone(),
+                            max_batch,
+                            shutdown.token(),
+                        )
+                        .await
+                }
+                Err(error) => Err(error),
+            };
+            match result {
+                Ok(()) if shutdown.is_triggered() => return,
+                Ok(()) => {
+                    tracing::warn!(group = %subscription.group, "consumer stopped unexpectedly; rejoining");
+                }
+                Err(error) => {
+                    tracing::warn!(%error, group = %subscription.group, "cannot consume yet; retrying");
+                }
+            }
+            tokio::select! {
+                () = shutdown.triggered() => return,
+                () = tokio::time::sleep(backoff.backoff(attempt)) => {}
+            }
         }
     }
 

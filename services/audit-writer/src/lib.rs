@@ -117,37 +117,14 @@ impl Worker {
             events_topic: self.subscription.topics[0].clone(),
             deliveries_topic: self.subscription.topics[1].clone(),
         });
-        self.consume(handler, &shutdown).await;
-    }
-
-    /// Makes sure the topics exist, then consumes until shutdown; retries while the broker is
-    /// away (readiness reports it meanwhile).
-    async fn consume(&self, handler: Arc<AuditWriter>, shutdown: &Shutdown) {
-        let backoff = RetryPolicy::default();
-        for attempt in 1.. {
-            let result = match self.bus.admin.ensure_topics(&self.all_topics).await {
-                Ok(()) => {
-                    self.bus
-                        .subscriber
-                        .run_batched(
-                            self.subscription.clone(),
-                            handler.clone(),
-                            self.max_batch,
-                            shutdown.token(),
-                        )
-                        .await
-                }
-                Err(error) => Err(error),
-            };
-            match result {
-                Ok(()) if shutdown.is_triggered() => return,
-                Ok(()) => tracing::warn!("consumer stopped unexpectedly; rejoining"),
-                Err(error) => tracing::warn!(%error, "cannot consume events yet; retrying"),
-            }
-            tokio::select! {
-                () = shutdown.triggered() => return,
-                () = tokio::time::sleep(backoff.backoff(attempt)) => {}
-            }
-        }
+        self.bus
+            .consume_until_shutdown(
+                &self.all_topics,
+                self.subscription,
+                handler,
+                self.max_batch,
+                &shutdown,
+            )
+            .await;
     }
 }

@@ -20,7 +20,7 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use switchyard_bus::{Bus, RetryPolicy, StartFrom, Subscription};
-use switchyard_runtime::{Service, ServiceInfo, Settings, Shutdown};
+use switchyard_runtime::{Service, ServiceInfo, Settings};
 use switchyard_schema_registry::SchemaRegistry;
 
 use crate::{handler::RawToEvents, pipeline::Pipeline};
@@ -76,50 +76,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
     let all_topics = vec![topics.ingest_raw(), topics.events(), topics.dlq()];
     let builder = Service::builder(&SERVICE, settings).readiness_check(bus.readiness_check());
     let shutdown = builder.shutdown().clone();
-    shutdown.spawn(consume(
-        bus,
-        all_topics,
-        subscription,
-        handler,
-        max_batch,
-        shutdown.clone(),
-    ));
+    let stopping = shutdown.clone();
+    shutdown.spawn(async move {
+        bus.consume_until_shutdown(&all_topics, subscription, handler, max_batch, &stopping)
+            .await;
+    });
     Ok(builder.build()?)
-}
-
-/// Makes sure the topics exist, then consumes until shutdown; retries while the broker is
-/// away (readiness reports it meanwhile).
-async fn consume(
-    bus: Bus,
-    topics: Vec<String>,
-    subscription: Subscription,
-    handler: Arc<RawToEvents>,
-    max_batch: usize,
-    shutdown: Shutdown,
-) {
-    let backoff = RetryPolicy::default();
-    for attempt in 1.. {
-        let result = match bus.admin.ensure_topics(&topics).await {
-            Ok(()) => {
-                bus.subscriber
-                    .run_batched(
-                        subscription.clone(),
-                        handler.clone(),
-                        max_batch,
-                        shutdown.token(),
-                    )
-                    .await
-            }
-            Err(error) => Err(error),
-        };
-        match result {
-            Ok(()) if shutdown.is_triggered() => return,
-            Ok(()) => tracing::warn!("consumer stopped unexpectedly; rejoining"),
-            Err(error) => tracing::warn!(%error, "cannot consume raw webhooks yet; retrying"),
-        }
-        tokio::select! {
-            () = shutdown.triggered() => return,
-            () = tokio::time::sleep(backoff.backoff(attempt)) => {}
-        }
-    }
 }

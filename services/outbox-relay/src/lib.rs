@@ -125,6 +125,9 @@ async fn run(parts: Parts, shutdown: Shutdown) {
         batch_size: parts.outbox.batch_size,
     };
     let poll = Duration::from_millis(parts.outbox.poll_interval_ms);
+    for _ in 1..parts.outbox.workers {
+        shutdown.spawn(relay.clone().run(wake.clone(), poll, shutdown.clone()));
+    }
     relay.run(wake, poll, shutdown).await;
 }
 

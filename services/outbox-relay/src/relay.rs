@@ -77,6 +77,7 @@ impl RelayError {
 }
 
 /// Moves claimed outbox rows to the events topic.
+#[derive(Clone)]
 pub struct Relay {
     /// Where the outbox lives.
     pub store: Store,
@@ -162,6 +163,8 @@ impl Relay {
                 Ok(published) => {
                     failures = 0;
                     if published >= full {
+                        // More is waiting than one batch: recruit an idle sibling loop.
+                        wake.notify_one();
                         continue;
                     }
                     None

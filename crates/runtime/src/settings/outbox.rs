@@ -6,6 +6,11 @@ use serde::Deserialize;
 pub struct OutboxSettings {
     /// Most rows claimed, published and marked in one transaction.
     pub batch_size: u32,
+    /// Claim loops per relay process. Each holds one transaction (and one pooled
+    /// connection) while its batch waits for the broker, so with several the next batch is
+    /// claimed and published while the last one is still being acknowledged. Tenants are
+    /// claimed whole under advisory locks, so loops never interleave a tenant's events.
+    pub workers: u32,
     /// Milliseconds between polls when no `NOTIFY` arrives: the upper bound on the delay of
     /// a row whose notification was lost (no relay was listening when it committed).
     pub poll_interval_ms: u64,
@@ -22,6 +27,7 @@ impl Default for OutboxSettings {
     fn default() -> Self {
         Self {
             batch_size: 500,
+            workers: 2,
             poll_interval_ms: 1_000,
             retain_published_secs: 86_400,
             prune_interval_secs: 300,
@@ -32,6 +38,9 @@ impl Default for OutboxSettings {
 
 impl OutboxSettings {
     pub(super) fn validate(&self) -> Result<(), (String, String)> {
+        if !(1..=64).contains(&self.workers) {
+            return Err(("outbox.workers".into(), "must be between 1 and 64".into()));
+        }
         if !(1..=10_000).contains(&self.batch_size) {
             return Err((
                 "outbox.batch_size".into(),

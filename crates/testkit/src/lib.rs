@@ -13,6 +13,7 @@
 
 #![allow(clippy::missing_panics_doc)]
 
+pub mod bench;
 pub mod binary;
 pub mod daemon;
 pub mod infra;

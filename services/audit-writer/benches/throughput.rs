@@ -49,7 +49,7 @@ use switchyard_bus::{BatchHandler, Bus, Delivery, HandlerError, StartFrom, Subsc
 use switchyard_domain::{Event, EventId, EventType, TenantId};
 use switchyard_runtime::settings::{BusBackend, BusSettings, DatabaseSettings};
 use switchyard_store::Store;
-use switchyard_testkit::{postgres::TestDatabase, tansu::PrivateTansu, unique_name};
+use switchyard_testkit::{bench, postgres::TestDatabase, unique_name};
 use tokio_util::sync::CancellationToken;
 
 const TENANTS: usize = 64;
@@ -65,46 +65,24 @@ struct Options {
 
 impl Options {
     fn parse() -> Self {
-        let mut options = Self {
-            records: 50_000,
-            runs: 3,
-            batch: 1000,
-            single: 5_000,
-        };
-        let mut args = std::env::args().skip(1);
-        while let Some(arg) = args.next() {
-            let mut value = || {
-                args.next()
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .unwrap_or_else(|| panic!("{arg} needs a number"))
-            };
-            match arg.as_str() {
-                "--records" => options.records = value(),
-                "--runs" => options.runs = value(),
-                "--batch" => options.batch = value(),
-                "--single" => options.single = value(),
-                // cargo bench passes --bench to every bench binary.
-                "--bench" => {}
-                other => panic!("unknown option {other}; see benches/throughput.rs"),
-            }
+        let args = bench::Options::from_args(
+            &["--records", "--runs", "--batch", "--single"],
+            "benches/throughput.rs",
+        );
+        let records = args.get("--records", 50_000);
+        Self {
+            records,
+            runs: args.get("--runs", 3),
+            batch: args.get("--batch", 1000),
+            single: args.get("--single", 5_000).min(records),
         }
-        options.single = options.single.min(options.records);
-        options
     }
 }
 
 #[tokio::main]
 async fn main() {
     let options = Options::parse();
-    let mut _private = None;
-    let brokers = if let Ok(brokers) = std::env::var("SWITCHYARD__BUS__KAFKA__BROKERS") {
-        brokers
-    } else {
-        let tansu = PrivateTansu::start().await;
-        let brokers = tansu.brokers();
-        _private = Some(tansu);
-        brokers
-    };
+    let (brokers, _private) = bench::kafka_brokers().await;
     let mut settings = BusSettings {
         backend: BusBackend::Kafka,
         partitions: PARTITIONS,

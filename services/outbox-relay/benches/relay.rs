@@ -32,9 +32,7 @@ use switchyard_bus::Bus;
 use switchyard_domain::{Event, EventId, EventType, TenantId};
 use switchyard_runtime::settings::{BusBackend, BusSettings, DatabaseSettings};
 use switchyard_store::{Store, outbox};
-use switchyard_testkit::{
-    binary::RunningBinary, postgres::TestDatabase, tansu::PrivateTansu, unique_name,
-};
+use switchyard_testkit::{bench, binary::RunningBinary, postgres::TestDatabase, unique_name};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_switchyard-outbox-relay");
 const TENANTS: u64 = 64;
@@ -49,29 +47,16 @@ struct Options {
 
 impl Options {
     fn parse() -> Self {
-        let mut options = Self {
-            events: 50_000,
-            rate: 10_000,
-            seconds: 10,
-            per_tx: 10,
-        };
-        let mut args = std::env::args().skip(1);
-        while let Some(arg) = args.next() {
-            let mut value = || {
-                args.next()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or_else(|| panic!("{arg} needs a number"))
-            };
-            match arg.as_str() {
-                "--events" => options.events = value(),
-                "--rate" => options.rate = value(),
-                "--seconds" => options.seconds = value(),
-                "--per-tx" => options.per_tx = value().max(1),
-                "--bench" => {}
-                other => panic!("unknown option {other}; see benches/relay.rs"),
-            }
+        let args = bench::Options::from_args(
+            &["--events", "--rate", "--seconds", "--per-tx"],
+            "benches/relay.rs",
+        );
+        Self {
+            events: args.get("--events", 50_000),
+            rate: args.get("--rate", 10_000),
+            seconds: args.get("--seconds", 10),
+            per_tx: args.get::<u64>("--per-tx", 10).max(1),
         }
-        options
     }
 }
 
@@ -104,15 +89,7 @@ struct Row {
 #[tokio::main]
 async fn main() {
     let options = Options::parse();
-    let mut _private = None;
-    let brokers = if let Ok(brokers) = std::env::var("SWITCHYARD__BUS__KAFKA__BROKERS") {
-        brokers
-    } else {
-        let tansu = PrivateTansu::start().await;
-        let brokers = tansu.brokers();
-        _private = Some(tansu);
-        brokers
-    };
+    let (brokers, _private) = bench::kafka_brokers().await;
     let db = TestDatabase::create().await;
     let store = Store::connect(&DatabaseSettings {
         url: db.url.clone().into(),

@@ -51,7 +51,7 @@ use switchyard_domain::{
 use switchyard_processor::{handler::RawToEvents, pipeline::Pipeline};
 use switchyard_runtime::settings::{BusBackend, BusSettings};
 use switchyard_schema_registry::SchemaRegistry;
-use switchyard_testkit::{tansu::PrivateTansu, unique_name};
+use switchyard_testkit::{bench, unique_name};
 use tokio_util::sync::CancellationToken;
 
 const TENANTS: usize = 64;
@@ -65,43 +65,20 @@ struct Options {
 
 impl Options {
     fn parse() -> Self {
-        let mut options = Self {
-            records: 50_000,
-            runs: 3,
-            batch: 500,
-        };
-        let mut args = std::env::args().skip(1);
-        while let Some(arg) = args.next() {
-            let mut value = || {
-                args.next()
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .unwrap_or_else(|| panic!("{arg} needs a number"))
-            };
-            match arg.as_str() {
-                "--records" => options.records = value(),
-                "--runs" => options.runs = value(),
-                "--batch" => options.batch = value(),
-                // cargo bench passes --bench to every bench binary.
-                "--bench" => {}
-                other => panic!("unknown option {other}; see benches/throughput.rs"),
-            }
+        let args =
+            bench::Options::from_args(&["--records", "--runs", "--batch"], "benches/throughput.rs");
+        Self {
+            records: args.get("--records", 50_000),
+            runs: args.get("--runs", 3),
+            batch: args.get("--batch", 500),
         }
-        options
     }
 }
 
 #[tokio::main]
 async fn main() {
     let options = Options::parse();
-    let mut _private = None;
-    let brokers = if let Ok(brokers) = std::env::var("SWITCHYARD__BUS__KAFKA__BROKERS") {
-        brokers
-    } else {
-        let tansu = PrivateTansu::start().await;
-        let brokers = tansu.brokers();
-        _private = Some(tansu);
-        brokers
-    };
+    let (brokers, _private) = bench::kafka_brokers().await;
     let mut settings = BusSettings {
         backend: BusBackend::Kafka,
         partitions: PARTITIONS,

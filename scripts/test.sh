@@ -5,6 +5,8 @@
 #   PostgreSQL, Redis, NATS (JetStream) are checked and started if stopped; a missing one is a
 #   clear error. A Kafka-protocol broker (tansu, sqlite engine) is installed if missing and
 #   started in a scratch directory, unless SWITCHYARD__BUS__KAFKA__BROKERS points elsewhere.
+#   The Python package standardwebhooks (the webhook dispatcher tests' independent signature
+#   verifier) is installed if missing.
 #   Then: cargo fmt --check, cargo clippy -D warnings, every test in the workspace.
 #
 # Addresses come from the same variables the services read (defaults in brackets):
@@ -71,6 +73,13 @@ ensure() {
   wait_port "$host" "$port" "$name" 30
   echo "$name: up at $host:$port"
 }
+
+# The dispatcher's tests check signatures with an implementation independent of ours.
+if ! python3 -c 'import standardwebhooks' 2>/dev/null; then
+  log "Installing standardwebhooks 1.1.0 (independent webhook signature verifier for tests)"
+  python3 -m pip install --quiet --disable-pip-version-check 'standardwebhooks==1.1.0' \
+    || die "cannot install the Python package standardwebhooks 1.1.0 (needs python3 with pip)"
+fi
 
 log "Services"
 PG_URL=${SWITCHYARD__DATABASE__URL:-postgres://postgres@127.0.0.1:5432/postgres}

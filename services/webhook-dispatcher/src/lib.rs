@@ -1,18 +1,34 @@
-//! Consumer group `webhook-dispatcher` (DESIGN §5): POSTs each event to every matching endpoint
-//! of its tenant with Standard Webhooks signatures, retrying through
-//! `<prefix>.deliveries.retry.<n>` and dead-lettering what never succeeds.
+//! Consumer group `webhook-dispatcher` (DESIGN §5): POSTs each event of `<prefix>.events` to
+//! every matching endpoint of its tenant as a structured-mode CloudEvent with Standard
+//! Webhooks signatures, retries failures through `<prefix>.deliveries.retry.<n>`, dead-letters
+//! what never succeeds, and records every attempt on `<prefix>.deliveries`.
 //!
-//! Status: the shared lifecycle (health, readiness on the bus, metrics, graceful shutdown) and
-//! the address guard its HTTP client will use ([`ssrf`]); delivery itself lands with step 6 of
-//! the roadmap.
+//! - [`catalog`]: endpoints and their health, changeable at run time.
+//! - [`dispatch`]: the delivery engine and its terminal states.
+//! - [`retry`]: the retry topics' records and the schedule.
+//! - [`sender`]: the HTTP attempt; [`ssrf`]: the address guard under it; [`breaker`].
 //!
 //! This crate holds the service's logic so tests can start it in-process on port 0;
 //! `main.rs` only hands [`build`] to the shared runtime.
 
+pub mod breaker;
+pub mod catalog;
+pub mod dispatch;
+pub mod metrics;
+pub mod retry;
+pub mod sender;
 pub mod ssrf;
 
-use switchyard_bus::Bus;
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use switchyard_bus::{
+    BatchHandler, Bus, Delivery, HandlerError, RetryPolicy, StartFrom, Subscription,
+};
 use switchyard_runtime::{Service, ServiceInfo, Settings};
+
+use crate::{catalog::Catalog, dispatch::Dispatcher, sender::Sender, ssrf::AddressPolicy};
 
 /// This service's identity: names, default listen address, version.
 pub static SERVICE: ServiceInfo = ServiceInfo {
@@ -23,11 +39,92 @@ pub static SERVICE: ServiceInfo = ServiceInfo {
     version: env!("CARGO_PKG_VERSION"),
 };
 
-/// Builds the service from validated settings, bound to `http.bind`; `/readyz` follows the
-/// bus.
+/// The consumer group.
+pub const GROUP: &str = "webhook-dispatcher";
+
+/// Seconds between samples of the per-endpoint gauges.
+const GAUGE_INTERVAL: Duration = Duration::from_secs(5);
+
+struct Deliver(Arc<Dispatcher>);
+
+#[async_trait]
+impl BatchHandler for Deliver {
+    async fn handle_batch(&self, batch: &[Delivery]) -> Result<Vec<(usize, String)>, HandlerError> {
+        self.0.handle(batch).await
+    }
+}
+
+/// Builds the service from validated settings: joins the `webhook-dispatcher` group on the
+/// events topic and the retry topics in the background; `/readyz` follows the bus.
 pub async fn build(settings: Settings) -> anyhow::Result<Service> {
     let bus = Bus::connect(&settings.bus).await?;
-    Ok(Service::builder(&SERVICE, settings)
-        .readiness_check(bus.readiness_check())
-        .build()?)
+    let config = settings.dispatcher.clone();
+    let catalog = Arc::new(
+        Catalog::from_settings(&settings.endpoints, &config)
+            .map_err(|(endpoint, error)| anyhow::anyhow!("endpoint {endpoint}: {error}"))?,
+    );
+    let sender = Sender::new(
+        AddressPolicy {
+            allow_private_networks: config.allow_private_networks,
+        },
+        Duration::from_millis(config.timeout_ms),
+        usize::try_from(config.endpoint_concurrency).unwrap_or(1),
+        &format!("Switchyard-Webhooks/{}", SERVICE.version),
+    )
+    .context("webhook-dispatcher HTTP client")?;
+    let topics = settings.bus.topics();
+    let builder =
+        Service::builder(&SERVICE, settings.clone()).readiness_check(bus.readiness_check());
+    let shutdown = builder.shutdown().clone();
+    let dispatcher = Arc::new(Dispatcher::new(
+        catalog.clone(),
+        sender,
+        &config,
+        bus.publisher.clone(),
+        topics.clone(),
+        shutdown.clone(),
+    ));
+    tracing::info!(
+        endpoints = catalog.all().len(),
+        retries = dispatcher.retry_topics().len(),
+        "webhook-dispatcher configured"
+    );
+    let mut read = vec![topics.events()];
+    read.extend(dispatcher.retry_topics());
+    let mut ensure = read.clone();
+    ensure.extend([topics.deliveries(), topics.dlq()]);
+    let subscription = Subscription {
+        group: settings.bus.group(GROUP),
+        topics: read,
+        // Handler errors mean the broker is away (records are published before offsets are
+        // stored), never a bad record: hold the partition and keep trying.
+        retry: RetryPolicy {
+            max_attempts: u32::MAX,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+        },
+        dlq_topic: topics.dlq(),
+        // Retry topics must be read from their start: a delivery scheduled before the group
+        // first committed there would otherwise be skipped.
+        start: StartFrom::Earliest,
+    };
+    let drain = Duration::from_secs(settings.shutdown.drain_timeout_secs);
+    let stopping = shutdown.clone();
+    let handler = Arc::new(Deliver(dispatcher.clone()));
+    shutdown.spawn(async move {
+        bus.consume_until_shutdown(&ensure, subscription, handler, config.max_batch, &stopping)
+            .await;
+        dispatcher.drain(drain).await;
+    });
+    let sampling = shutdown.clone();
+    shutdown.spawn(async move {
+        loop {
+            metrics::sample(&catalog, config.endpoint_concurrency);
+            tokio::select! {
+                () = tokio::time::sleep(GAUGE_INTERVAL) => {}
+                () = sampling.triggered() => return,
+            }
+        }
+    });
+    Ok(builder.build()?)
 }

@@ -20,6 +20,13 @@ pub struct EndpointSettings {
     pub url: Url,
     /// Standard Webhooks signing secret, `whsec_<base64>`.
     pub secret: SecretString,
+    /// Secrets being rotated out: deliveries carry a signature for each of them too, so a
+    /// receiver still checking with an old secret keeps accepting until it switches.
+    #[serde(default)]
+    pub previous_secrets: Vec<SecretString>,
+    /// A paused endpoint receives nothing until it is resumed.
+    #[serde(default)]
+    pub paused: bool,
     /// Event types delivered; every type by default.
     #[serde(default = "every_type")]
     pub event_types: Vec<EventTypePattern>,
@@ -44,6 +51,16 @@ pub(super) fn validate_all(endpoints: &[EndpointSettings]) -> Result<(), (String
         if !endpoint.secret.expose_secret().starts_with("whsec_") {
             return Err((
                 key("secret"),
+                "must be a Standard Webhooks secret: whsec_<base64>".into(),
+            ));
+        }
+        if let Some(i) = endpoint
+            .previous_secrets
+            .iter()
+            .position(|s| !s.expose_secret().starts_with("whsec_"))
+        {
+            return Err((
+                key(&format!("previous_secrets[{i}]")),
                 "must be a Standard Webhooks secret: whsec_<base64>".into(),
             ));
         }

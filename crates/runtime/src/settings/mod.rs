@@ -54,6 +54,7 @@ macro_rules! named_enum {
 mod audit_writer;
 mod auth;
 mod bus;
+mod dispatcher;
 mod endpoints;
 mod http;
 mod ingest;
@@ -71,6 +72,7 @@ use std::{
 pub use audit_writer::AuditWriterSettings;
 pub use auth::AuthSettings;
 pub use bus::{BusBackend, BusSettings, KafkaSettings, NatsSettings, RedisSettings};
+pub use dispatcher::{DispatcherSettings, RetrySchedule};
 pub use endpoints::EndpointSettings;
 pub use http::HttpSettings;
 pub use ingest::{DedupeSettings, IngestSettings};
@@ -147,14 +149,6 @@ impl Default for DatabaseSettings {
             connect_timeout_secs: 5,
         }
     }
-}
-
-/// `[dispatcher]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct DispatcherSettings {
-    /// Deliver to private, loopback and link-local addresses (tests and `switchyard dev` only).
-    pub allow_private_networks: bool,
 }
 
 /// `[shutdown]`.
@@ -263,6 +257,7 @@ impl Settings {
         self.dedupe.validate()?;
         self.processor.validate()?;
         self.outbox.validate()?;
+        self.dispatcher.validate()?;
         self.audit_writer.validate()?;
         self.telemetry.validate()?;
         sources::validate_all(&self.sources)?;

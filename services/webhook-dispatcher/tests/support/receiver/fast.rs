@@ -46,7 +46,17 @@ impl FastReceiver {
     /// # Errors
     /// When no port can be bound.
     pub async fn start() -> anyhow::Result<Self> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").context("no loopback port")?;
+        Self::start_at(0).await
+    }
+
+    /// Starts the receiver on loopback `port` (0: any free one), e.g. to bring a dead
+    /// endpoint back where it was.
+    ///
+    /// # Errors
+    /// When the port cannot be bound.
+    pub async fn start_at(port: u16) -> anyhow::Result<Self> {
+        let listener =
+            std::net::TcpListener::bind(("127.0.0.1", port)).context("no loopback port")?;
         let port = listener.local_addr()?.port();
         let seen = Arc::new(Seen::default());
         let data = web::Data::from(Arc::clone(&seen));

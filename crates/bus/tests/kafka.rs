@@ -75,3 +75,75 @@ impl contract::PrivateBroker for PrivateBroker {
 
 contract_tests!(Kafka);
 seek_tests!(Kafka);
+
+/// librdkafka keeps an application's pause on a partition through unassign and assign: a
+/// partition paused because its worker fell behind, then revoked and assigned back, must flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_partition_revoked_and_assigned_back_flows_again() {
+    use contract::Harness as _;
+    // Past the records a partition's worker buffers (256), so both partitions pause.
+    const BACKLOG: usize = 600;
+    const AFTER: usize = 10;
+    let bus = Kafka.bus(2).await;
+    let t = contract::topics(&bus).await;
+    let group = switchyard_testkit::unique_name("g");
+    let keys = [contract::key_on("p", 0, 2), contract::key_on("p", 1, 2)];
+    for key in &keys {
+        let backlog = (0..BACKLOG)
+            .map(|i| contract::message(key, format!("{key}:backlog-{i}")))
+            .collect();
+        bus.publisher.publish_batch(&t.main, backlog).await.unwrap();
+    }
+    let a = contract::Gate::new(None);
+    let member_a = contract::run_handler(
+        &bus,
+        contract::subscription(&group, &t),
+        Arc::new(a.clone()),
+    );
+    tokio::time::timeout(Kafka.patience(), a.holding.cancelled())
+        .await
+        .expect("the first member takes the partitions");
+
+    // A second member takes one partition over, reads it (the first acknowledged nothing) and
+    // leaves again, which hands the partition back to the first.
+    let b = contract::Collector::default();
+    let member_b = contract::run(&bus, contract::subscription(&group, &t), b.clone());
+    b.wait_for(BACKLOG, Kafka.patience()).await;
+    member_b.stop().await;
+    a.open.cancel();
+
+    for key in &keys {
+        let after = (0..AFTER)
+            .map(|i| contract::message(key, format!("{key}:after-{i}")))
+            .collect();
+        bus.publisher.publish_batch(&t.main, after).await.unwrap();
+    }
+    let after_of = |key: &str| -> Vec<String> {
+        let prefix = format!("{key}:after-");
+        a.passed
+            .payloads()
+            .into_iter()
+            .filter(|p| p.starts_with(&prefix))
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + Kafka.patience();
+    while keys.iter().any(|key| after_of(key).len() < AFTER) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "records after the hand-back did not reach the first member: {:?} / {:?}",
+            after_of(&keys[0]).len(),
+            after_of(&keys[1]).len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    member_a.stop().await;
+    for key in &keys {
+        assert_eq!(
+            after_of(key),
+            (0..AFTER)
+                .map(|i| format!("{key}:after-{i}"))
+                .collect::<Vec<_>>(),
+            "both partitions flow, in order"
+        );
+    }
+}

@@ -2,8 +2,9 @@
 //!
 //! Producer: idempotent, `acks=all`, murmur2 partitioning (the Java client's, so producers in
 //! other languages agree on a tenant's partition). Consumer: offsets are stored only after a
-//! record is handled or dead-lettered, one worker per partition keeps order, and librdkafka
-//! commits the stored offsets periodically, on rebalance and on shutdown.
+//! record is handled or dead-lettered, one worker per partition keeps order (a worker that
+//! falls behind pauses its own partition, never the others), and librdkafka commits the stored
+//! offsets periodically, on rebalance and on shutdown.
 
 mod admin;
 mod publisher;

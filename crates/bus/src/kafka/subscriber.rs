@@ -17,6 +17,7 @@ use switchyard_runtime::settings::BusSettings;
 use tokio::{sync::mpsc, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
+use self::lanes::Lanes;
 use super::{BACKEND, base_config};
 use crate::{
     BatchHandler, BusError, Delivery, Handler, Position, Publisher, StartFrom, Subscriber,
@@ -24,8 +25,7 @@ use crate::{
     process::{Processor, Work},
 };
 
-/// Records buffered per partition between the poll loop and the partition's worker.
-const PARTITION_BUFFER: usize = 256;
+mod lanes;
 
 pub(super) struct KafkaSubscriber {
     settings: BusSettings,
@@ -81,7 +81,7 @@ impl ClientContext for Context {
 }
 
 impl ConsumerContext for Context {
-    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(partitions) = rebalance {
             let mut workers = self
                 .revocations
@@ -94,6 +94,15 @@ impl ConsumerContext for Context {
                 {
                     token.cancel();
                 }
+            }
+            drop(workers);
+            // librdkafka keeps an application's pause through unassign and a later assign: a
+            // partition paused for a slow worker would come back paused, with no lane left to
+            // resume it. Here, before the unassign, the resume stays clear of a later assign (a
+            // pause or resume just after an assign can make librdkafka drop the assign's start
+            // position, librdkafka#2190). Partitions that are not paused are left alone.
+            if let Err(error) = consumer.resume(partitions) {
+                tracing::warn!(%error, "cannot lift the pause of revoked partitions");
             }
             tracing::info!(revoked = partitions.count(), "partitions revoked");
         }
@@ -203,7 +212,7 @@ impl KafkaSubscriber {
         ));
 
         let mut workers = JoinSet::new();
-        let mut queues: HashMap<PartitionKey, mpsc::Sender<Delivery>> = HashMap::new();
+        let mut lanes = Lanes::default();
         // A partition revoked and assigned back gets a new worker while the old one may still
         // be finishing its record; the lock makes the new one wait, so a partition is never
         // processed twice at once.
@@ -211,6 +220,10 @@ impl KafkaSubscriber {
         loop {
             let received = tokio::select! {
                 received = consumer.recv() => received,
+                Some((key, paused)) = lanes.next_drained() => {
+                    lanes.resume(&consumer, key, &paused);
+                    continue;
+                }
                 () = shutdown.cancelled() => break,
             };
             let message = match received {
@@ -224,36 +237,27 @@ impl KafkaSubscriber {
             let key = (message.topic().to_owned(), message.partition());
             let delivery = to_delivery(&message);
             drop(message);
-            let queue = match queues.get(&key) {
-                Some(queue) if !queue.is_closed() => queue.clone(),
-                _ => {
-                    let (tx, rx) = mpsc::channel(PARTITION_BUFFER);
-                    let stop = shutdown.child_token();
-                    revocations
-                        .workers
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .insert(key.clone(), stop.clone());
-                    let owner = owners.entry(key.clone()).or_default().clone();
-                    workers.spawn(work(
-                        consumer.clone(),
-                        processor.clone(),
-                        key.clone(),
-                        rx,
-                        stop,
-                        owner,
-                    ));
-                    queues.insert(key.clone(), tx.clone());
-                    tx
-                }
-            };
-            // A full buffer waits here: backpressure instead of unbounded memory.
-            if queue.send(delivery).await.is_err() {
-                // The worker stopped (partition revoked); the next owner reads the record.
-                queues.remove(&key);
+            if !lanes.is_open(&key) {
+                let stop = shutdown.child_token();
+                revocations
+                    .workers
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(key.clone(), stop.clone());
+                let owner = owners.entry(key.clone()).or_default().clone();
+                let records = lanes.open(key.clone(), stop.clone());
+                workers.spawn(work(
+                    consumer.clone(),
+                    processor.clone(),
+                    key.clone(),
+                    records,
+                    stop,
+                    owner,
+                ));
             }
+            lanes.forward(&consumer, key, delivery).await;
         }
-        drop(queues);
+        drop(lanes);
         while workers.join_next().await.is_some() {}
         // Commit what the workers stored before leaving the group. A synchronous commit
         // blocks its thread until the broker answers, so it runs off the async workers.

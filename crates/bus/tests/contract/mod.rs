@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use switchyard_bus::{
     BatchHandler, Bus, DLQ_ATTEMPTS, DLQ_REASON, DLQ_TOPIC, Delivery, Handler, HandlerError,
-    Publisher, RetryPolicy, SeekTo, StartFrom, Subscription,
+    Publisher, RetryPolicy, SeekTo, StartFrom, Subscription, partitioner::partition_for,
 };
 use switchyard_domain::{Headers, Message};
 use tokio::task::JoinHandle;
@@ -172,12 +172,16 @@ impl Running {
 }
 
 pub fn run(bus: &Bus, subscription: Subscription, handler: Collector) -> Running {
+    run_handler(bus, subscription, Arc::new(handler))
+}
+
+pub fn run_handler(bus: &Bus, subscription: Subscription, handler: Arc<dyn Handler>) -> Running {
     let shutdown = CancellationToken::new();
     let subscriber = bus.subscriber.clone();
     let token = shutdown.clone();
     let task = tokio::spawn(async move {
         subscriber
-            .run(subscription, Arc::new(handler), token)
+            .run(subscription, handler, token)
             .await
             .expect("subscriber runs");
     });
@@ -581,6 +585,102 @@ pub async fn a_broker_restart_under_a_running_group_loses_nothing(h: &impl Harne
     consumer.stop().await;
 }
 
+/// Holds records until `open` fires, as a handler waiting for a retry to be due does: those of
+/// one key, or every record.
+#[derive(Clone)]
+pub struct Gate {
+    /// `None` holds every record.
+    key: Option<Bytes>,
+    pub open: CancellationToken,
+    /// Fires when the first held record reaches the handler.
+    pub holding: CancellationToken,
+    /// What got through, in the order it did.
+    pub passed: Collector,
+}
+
+impl Gate {
+    pub fn new(key: Option<&str>) -> Self {
+        Self {
+            key: key.map(|key| Bytes::from(key.to_owned())),
+            open: CancellationToken::new(),
+            holding: CancellationToken::new(),
+            passed: Collector::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl Handler for Gate {
+    async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        if self.key.is_none() || delivery.message.key == self.key {
+            self.holding.cancel();
+            self.open.cancelled().await;
+        }
+        self.passed.handle(delivery).await
+    }
+}
+
+/// The first `{prefix}-N` key that lands on `partition`.
+pub fn key_on(prefix: &str, partition: u32, partitions: u32) -> String {
+    (0..)
+        .map(|i| format!("{prefix}-{i}"))
+        .find(|key| partition_for(Some(key.as_bytes()), partitions) == partition)
+        .unwrap()
+}
+
+pub async fn a_partition_whose_handler_waits_does_not_hold_up_the_others(h: &impl Harness) {
+    // Far more than a worker buffers for its partition (Kafka's buffer holds 256 records).
+    const HELD: usize = 600;
+    const FLOWING: usize = 100;
+    let bus = h.bus(2).await;
+    let t = topics(&bus).await;
+    let (held_key, flowing_key) = (key_on("held", 0, 2), key_on("flowing", 1, 2));
+    let held: Vec<Message> = (0..HELD)
+        .map(|i| message(&held_key, format!("held-{i}")))
+        .collect();
+    let acks = bus.publisher.publish_batch(&t.main, held).await.unwrap();
+    assert!(acks.iter().all(|ack| ack.partition == 0), "{held_key} on 0");
+
+    let gate = Gate::new(Some(&held_key));
+    let consumer = run_handler(
+        &bus,
+        subscription(&switchyard_testkit::unique_name("g"), &t),
+        Arc::new(gate.clone()),
+    );
+    tokio::time::timeout(h.patience(), gate.holding.cancelled())
+        .await
+        .expect("the held partition's first record reaches the handler");
+    // Meanwhile the rest of the held partition piles up behind its first record. Records on
+    // the other partition must still be handled while it waits.
+    let flowing: Vec<Message> = (0..FLOWING)
+        .map(|i| message(&flowing_key, format!("flowing-{i}")))
+        .collect();
+    let acks = bus.publisher.publish_batch(&t.main, flowing).await.unwrap();
+    assert!(
+        acks.iter().all(|ack| ack.partition == 1),
+        "{flowing_key} on 1"
+    );
+    gate.passed.wait_for(FLOWING, h.patience()).await;
+    assert_eq!(
+        gate.passed.payloads(),
+        (0..FLOWING)
+            .map(|i| format!("flowing-{i}"))
+            .collect::<Vec<_>>(),
+        "the other partition flows, in order, while the held one waits"
+    );
+
+    gate.open.cancel();
+    gate.passed.wait_for(FLOWING + HELD, h.patience()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // room for a duplicate to show up
+    consumer.stop().await;
+    let released: Vec<String> = gate.passed.payloads().split_off(FLOWING);
+    assert_eq!(
+        released,
+        (0..HELD).map(|i| format!("held-{i}")).collect::<Vec<_>>(),
+        "every held record once, in order"
+    );
+}
+
 // --- seeking (backends that can move a group's position) ---------------------------------
 
 /// A batch handler that rejects records carrying a `poison` header and fails its first call.
@@ -795,6 +895,7 @@ macro_rules! contract_tests {
             a_restarted_consumer_resumes_after_its_last_acknowledged_record,
             publishing_to_a_stopped_broker_fails_retryably_in_bounded_time,
             a_broker_restart_under_a_running_group_loses_nothing,
+            a_partition_whose_handler_waits_does_not_hold_up_the_others,
             a_batched_group_keeps_order_retries_and_dead_letters_rejected_records,
         );
     };

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use chrono::{DateTime, TimeDelta, Utc};
-use switchyard_domain::{Event, EventId, EventType, TenantId, Traceparent};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use switchyard_domain::{Event, EventId, EventType, Headers, Message, TenantId, Traceparent};
 use tokio_postgres::{
     Row,
     types::{Json, ToSql},
@@ -187,23 +187,45 @@ fn corrupt(table: &str, tenant: &str, id: &str, reason: impl std::fmt::Display) 
     }
 }
 
-/// Rebuilds an event from [`EVENT_COLUMNS`] starting at column `at` of `row`.
-pub(crate) fn event_from_row(table: &str, row: &Row, at: usize) -> Result<Event, StoreError> {
-    let decode = |e| StoreError::postgres("decode event row", e);
-    let tenant: &str = row.try_get(at).map_err(decode)?;
-    let id: &str = row.try_get(at + 1).map_err(decode)?;
-    let event_type: &str = row.try_get(at + 2).map_err(decode)?;
-    let subject: Option<String> = row.try_get(at + 3).map_err(decode)?;
-    let time: DateTime<Utc> = row.try_get(at + 4).map_err(decode)?;
-    let time_nanos: i16 = row.try_get(at + 5).map_err(decode)?;
-    let source: &str = row.try_get(at + 6).map_err(decode)?;
-    let data_content_type: Option<String> = row.try_get(at + 7).map_err(decode)?;
-    let data_schema: Option<String> = row.try_get(at + 8).map_err(decode)?;
-    let traceparent: Option<&str> = row.try_get(at + 9).map_err(decode)?;
-    let Json(extensions): Json<BTreeMap<String, String>> = row.try_get(at + 10).map_err(decode)?;
-    let data: Vec<u8> = row.try_get(at + 11).map_err(decode)?;
+/// The name of [`EVENT_COLUMNS`] number `offset`, for messages.
+fn column_name(offset: usize) -> &'static str {
+    EVENT_COLUMNS.split(", ").nth(offset).unwrap_or("?")
+}
 
+/// Rebuilds an event from [`EVENT_COLUMNS`] starting at column `at` of `row`.
+///
+/// A value that does not decode (say `extensions` holding a number) or breaks the domain's
+/// rules is [`StoreError::CorruptRow`], naming the row and the column: the row is already in
+/// memory, so nothing but its values can be wrong.
+pub(crate) fn event_from_row(table: &str, row: &Row, at: usize) -> Result<Event, StoreError> {
+    let key = |offset| {
+        row.try_get::<_, &str>(at + offset)
+            .map_err(|e| StoreError::postgres("decode event row", e))
+    };
+    let tenant = key(0)?;
+    let id = key(1)?;
     let bad = |reason: &dyn std::fmt::Display| corrupt(table, tenant, id, reason);
+    let column = |offset: usize| {
+        move |e: tokio_postgres::Error| {
+            // The driver's own message only numbers the column; the cause says what is wrong.
+            match std::error::Error::source(&e) {
+                Some(cause) => bad(&format_args!("column {}: {cause}", column_name(offset))),
+                None => bad(&format_args!("column {}: {e}", column_name(offset))),
+            }
+        }
+    };
+    let event_type: &str = row.try_get(at + 2).map_err(column(2))?;
+    let subject: Option<String> = row.try_get(at + 3).map_err(column(3))?;
+    let time: DateTime<Utc> = row.try_get(at + 4).map_err(column(4))?;
+    let time_nanos: i16 = row.try_get(at + 5).map_err(column(5))?;
+    let source: &str = row.try_get(at + 6).map_err(column(6))?;
+    let data_content_type: Option<String> = row.try_get(at + 7).map_err(column(7))?;
+    let data_schema: Option<String> = row.try_get(at + 8).map_err(column(8))?;
+    let traceparent: Option<&str> = row.try_get(at + 9).map_err(column(9))?;
+    let Json(extensions): Json<BTreeMap<String, String>> =
+        row.try_get(at + 10).map_err(column(10))?;
+    let data: Vec<u8> = row.try_get(at + 11).map_err(column(11))?;
+
     let traceparent = traceparent
         .map(Traceparent::parse)
         .transpose()
@@ -223,6 +245,61 @@ pub(crate) fn event_from_row(table: &str, row: &Row, at: usize) -> Result<Event,
         builder = builder.extension(name, value);
     }
     builder.build().map_err(|e| bad(&e))
+}
+
+/// What can be read of a row that [`event_from_row`] refused, laid out as
+/// [`Event::to_binary`] lays out an event (key = tenant, attributes in `ce_*` headers,
+/// `content-type`, data as the value), without `ce_specversion`: it is not a valid event,
+/// and a CloudEvents reader should say so rather than half-accept it. Columns are read as
+/// plain text, JSON and bytes, so only a value the driver cannot read at all is left out;
+/// `extensions` that are not a JSON object travel whole in an `outbox-extensions` header.
+pub(crate) fn raw_record(row: &Row, at: usize) -> Message {
+    let text = |offset: usize| row.try_get::<_, Option<String>>(at + offset).ok().flatten();
+    let mut headers = Headers::with_capacity(12);
+    for (header, offset) in [
+        ("ce_id", 1),
+        ("ce_source", 6),
+        ("ce_type", 2),
+        ("ce_tenant", 0),
+        ("ce_subject", 3),
+        ("ce_dataschema", 8),
+        ("ce_traceparent", 9),
+    ] {
+        if let Some(value) = text(offset) {
+            headers.append(header, value);
+        }
+    }
+    if let Ok(time) = row.try_get::<_, DateTime<Utc>>(at + 4) {
+        let nanos = row.try_get::<_, i16>(at + 5).unwrap_or_default();
+        headers.append(
+            "ce_time",
+            join_time(time, nanos).to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        );
+    }
+    match row.try_get::<_, serde_json::Value>(at + 10) {
+        Ok(serde_json::Value::Object(extensions)) => {
+            for (name, value) in extensions {
+                let value = match value {
+                    serde_json::Value::String(text) => text,
+                    other => other.to_string(),
+                };
+                headers.append(format!("ce_{name}"), value);
+            }
+        }
+        Ok(other) => headers.append("outbox-extensions", other.to_string()),
+        Err(_) => {}
+    }
+    if let Some(content_type) = text(7) {
+        headers.append("content-type", content_type);
+    }
+    Message {
+        key: text(0).map(Bytes::from),
+        headers,
+        payload: row
+            .try_get::<_, Vec<u8>>(at + 11)
+            .map(Bytes::from)
+            .unwrap_or_default(),
+    }
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@
 //! register [`Store::readiness_check`] with `/readyz`. The audit-writer batches into
 //! [`Store::insert_events`] and [`Store::insert_delivery_attempts`]; the gateway reads with
 //! [`Store::get_event`], [`Store::list_events`] and [`Store::list_deliveries`] and writes
-//! through [`outbox::enqueue`]; the outbox relay drives [`outbox::claim_batch`] and
-//! [`outbox::mark_published`]. It is not a general repository layer: it holds only the
-//! tables that the event flows of DESIGN §1 rest on, and no business logic.
+//! through [`outbox::enqueue`]; the outbox relay drives [`outbox::claim_batch`],
+//! [`outbox::set_aside`] and [`outbox::mark_published`]. It is not a general repository
+//! layer: it holds only the tables that the event flows of DESIGN §1 rest on, and no
+//! business logic.
 //!
 //! ```no_run
 //! use switchyard_store::{Store, StoreError, outbox};

@@ -29,6 +29,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "outbox",
         sql: include_str!("../migrations/0003_outbox.sql"),
     },
+    Migration {
+        version: 4,
+        name: "outbox_failed",
+        sql: include_str!("../migrations/0004_outbox_failed.sql"),
+    },
 ];
 
 /// Advisory lock key serialising migration runs across replicas ("SWYSMIGR" in ASCII). The

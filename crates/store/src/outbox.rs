@@ -13,6 +13,7 @@
 //! BEGIN
 //!   claim_batch(tx, n)          rows of the tenants this relay now owns, by seq
 //!   publish each, in order, and wait for the broker's acks
+//!   set_aside(tx, rows)         the claimed rows that no longer decode (see below)
 //!   mark_published(tx, seqs)    only the rows whose publish was acknowledged
 //! COMMIT                        releases the rows and the tenants
 //! ```
@@ -24,11 +25,13 @@
 //! let mut client = store.client().await?;
 //! let tx = client.transaction().await.map_err(|e| StoreError::postgres("begin", e))?;
 //! let claimed = outbox::claim_batch(&tx, 500).await?;
-//! for entry in &claimed {
+//! for entry in &claimed.entries {
 //!     // An error returns early: `tx` is dropped, rolls back, and the rows stay pending.
 //!     publish(&entry.event).await?;
 //! }
-//! let seqs: Vec<i64> = claimed.iter().map(|entry| entry.seq).collect();
+//! // Rows that no longer decode: report them (the relay dead-letters them), then:
+//! outbox::set_aside(&tx, &claimed.undecodable).await?;
+//! let seqs: Vec<i64> = claimed.entries.iter().map(|entry| entry.seq).collect();
 //! outbox::mark_published(&tx, &seqs).await?;
 //! tx.commit().await.map_err(|e| StoreError::postgres("commit", e))?;
 //! # Ok(claimed.len())
@@ -59,17 +62,25 @@
 //! - **A relay publishing what another just committed.** `FOR UPDATE` re-reads each row's
 //!   newest committed version before returning it, so a row published by a relay that
 //!   committed after this claim's snapshot was taken is dropped from the claim.
+//! - **A row that no longer decodes** (edited by hand, written by an incompatible release).
+//!   It can never be published, and because claims keep each tenant's order, leaving it
+//!   pending would hold its tenant's later rows behind it for good. [`claim_batch`] returns
+//!   it apart, in [`Claimed::undecodable`], with the reason and whatever could be read of it;
+//!   [`set_aside`] moves it to the `outbox_failed` table in the same transaction, so the
+//!   tenant's next rows go out in that very batch. An operator finds it there (and the relay
+//!   dead-letters it), repairs it and puts it back.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
-use switchyard_domain::Event;
+use switchyard_domain::{Event, Message};
+use tokio_postgres::Row;
 
 use crate::{
     Store,
     error::StoreError,
-    event_row::{EventParams, event_from_row},
+    event_row::{EventParams, event_from_row, raw_record},
     timing::timed,
 };
 
@@ -101,6 +112,47 @@ pub struct OutboxEntry {
     pub created_at: DateTime<Utc>,
     /// The event to publish.
     pub event: Event,
+}
+
+/// What [`claim_batch`] claimed: the rows to publish and the rows to set aside.
+#[derive(Debug, Default)]
+pub struct Claimed {
+    /// Rows that decoded, in seq order: publish them in this order.
+    pub entries: Vec<OutboxEntry>,
+    /// Rows that no longer decode into an event: pass them to [`set_aside`] before
+    /// committing, or they are claimed again, and hold their tenant, every time.
+    pub undecodable: Vec<UndecodableRow>,
+}
+
+impl Claimed {
+    /// How many rows were claimed, decodable or not.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len() + self.undecodable.len()
+    }
+
+    /// Whether nothing was claimed.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.undecodable.is_empty()
+    }
+}
+
+/// A claimed outbox row that cannot be turned back into an event.
+#[derive(Debug)]
+pub struct UndecodableRow {
+    /// Position in the outbox.
+    pub seq: i64,
+    /// When it was enqueued.
+    pub created_at: DateTime<Utc>,
+    /// Why it does not decode: a [`StoreError::CorruptRow`] naming the row and the column
+    /// or rule it breaks.
+    pub error: StoreError,
+    /// What could be read of it, laid out as [`Event::to_binary`] lays out an event (key =
+    /// tenant, attributes in `ce_*` headers, data as the value) but without
+    /// `ce_specversion`, since it is not a valid event: something to dead-letter for an
+    /// operator to look at.
+    pub record: Message,
 }
 
 /// Adds `event` to the outbox as part of `client`'s transaction, and notifies
@@ -137,10 +189,12 @@ pub async fn enqueue(
 /// Claims up to `limit` pending rows, oldest first, for the relay holding `tx`; see the
 /// [module documentation](self) for the protocol and the guarantees.
 ///
-/// The rows and their tenants stay claimed until `tx` ends: publish them, call
-/// [`mark_published`], then commit. An empty result means nothing is pending or every
-/// pending tenant is owned by another relay right now.
-pub async fn claim_batch(tx: &Transaction<'_>, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+/// The rows and their tenants stay claimed until `tx` ends: publish [`Claimed::entries`],
+/// [`set_aside`] the [`Claimed::undecodable`] ones, call [`mark_published`], then commit.
+/// An empty result means nothing is pending or every pending tenant is owned by another
+/// relay right now. A row that does not decode is never an error here: the rest of the
+/// batch, its tenant's later rows included, is returned beside it.
+pub async fn claim_batch(tx: &Transaction<'_>, limit: u32) -> Result<Claimed, StoreError> {
     let limit = i64::from(limit.max(1));
     // How many of the oldest pending rows to look at for tenants: wider than one batch, so a
     // relay finds a free tenant even when the head of the queue belongs to another relay.
@@ -154,19 +208,64 @@ pub async fn claim_batch(tx: &Transaction<'_>, limit: u32) -> Result<Vec<OutboxE
             .query(&statement, &[&limit, &scan, &TENANT_LOCK_CLASS])
             .await
             .map_err(|e| StoreError::postgres("outbox_claim", e))?;
-        rows.iter()
-            .map(|row| {
-                Ok(OutboxEntry {
-                    seq: row
-                        .try_get(0)
-                        .map_err(|e| StoreError::postgres("outbox_claim", e))?,
-                    created_at: row
-                        .try_get(1)
-                        .map_err(|e| StoreError::postgres("outbox_claim", e))?,
-                    event: event_from_row("outbox", row, 2)?,
-                })
-            })
-            .collect()
+        let mut claimed = Claimed::default();
+        for row in &rows {
+            claim_row(row, &mut claimed)?;
+        }
+        Ok(claimed)
+    })
+    .await
+}
+
+/// Sorts one row of the claim into [`Claimed`].
+fn claim_row(row: &Row, claimed: &mut Claimed) -> Result<(), StoreError> {
+    let seq: i64 = row
+        .try_get(0)
+        .map_err(|e| StoreError::postgres("outbox_claim", e))?;
+    let created_at = row
+        .try_get(1)
+        .map_err(|e| StoreError::postgres("outbox_claim", e))?;
+    match event_from_row("outbox", row, 2) {
+        Ok(event) => claimed.entries.push(OutboxEntry {
+            seq,
+            created_at,
+            event,
+        }),
+        // The row is already in memory: whatever failed is in its values, so this is a
+        // corrupt row whatever the error says.
+        Err(error) => claimed.undecodable.push(UndecodableRow {
+            seq,
+            created_at,
+            error: match error {
+                corrupt @ StoreError::CorruptRow { .. } => corrupt,
+                other => StoreError::CorruptRow {
+                    what: format!("outbox seq {seq}"),
+                    reason: other.to_string(),
+                },
+            },
+            record: raw_record(row, 2),
+        }),
+    }
+    Ok(())
+}
+
+/// Moves the claimed `rows` from `outbox` to `outbox_failed`, each with its error as the
+/// `failure`, in the relay's transaction `tx`; returns how many were moved. Takes effect when
+/// `tx` commits, and from then on no claim returns them.
+pub async fn set_aside(tx: &Transaction<'_>, rows: &[UndecodableRow]) -> Result<u64, StoreError> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let seqs: Vec<i64> = rows.iter().map(|row| row.seq).collect();
+    let failures: Vec<String> = rows.iter().map(|row| row.error.to_string()).collect();
+    timed("outbox_set_aside", async {
+        let statement = tx
+            .prepare_cached(include_str!("sql/outbox_set_aside.sql"))
+            .await
+            .map_err(|e| StoreError::postgres("outbox_set_aside", e))?;
+        tx.execute(&statement, &[&seqs, &failures])
+            .await
+            .map_err(|e| StoreError::postgres("outbox_set_aside", e))
     })
     .await
 }

@@ -1,6 +1,7 @@
 //! The audit-writer binary on a real Kafka-protocol broker and real PostgreSQL: every event
-//! and attempt stored exactly once, byte for byte, through duplicates, a kill -9 and a
-//! database restart; records that can never be stored dead-lettered with the reason.
+//! and attempt stored exactly once, byte for byte, through duplicates, a kill -9, a database
+//! restart and two replicas sharing the group; records that can never be stored
+//! dead-lettered with the reason.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,7 +15,9 @@ use support::{
 };
 use switchyard_bus::{DLQ_REASON, DLQ_TOPIC};
 use switchyard_domain::{Event, EventId, Headers, Message, TenantId};
-use switchyard_testkit::{postgres::TestDatabase, private_postgres::PrivatePostgres, unique_name};
+use switchyard_testkit::{
+    binary::RunningBinary, postgres::TestDatabase, private_postgres::PrivatePostgres, unique_name,
+};
 
 const EVENTS: usize = 10_000;
 const TENANTS: usize = 5;
@@ -215,13 +218,88 @@ async fn records_that_can_never_be_stored_are_dead_lettered_with_the_reason_and_
     db.drop_database().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn two_replicas_in_one_group_split_the_partitions_and_store_exactly_ten_thousand_rows() {
+    // One deliveries partition, so the group cannot hand one replica every events partition
+    // and the other only deliveries (see `Stage::with_deliveries_partitions`).
+    let stage = Stage::with_deliveries_partitions(1).await;
+    let db = TestDatabase::create().await;
+    // Many tenants, so every partition has keys whichever replica owns it.
+    let sent = events(0, EVENTS, 30);
+    let first = stage.start_writer(&db.url, &[]).await;
+    let second = stage.start_writer(&db.url, &[]).await;
+    wait_for_readiness(&first, 200, Duration::from_secs(30)).await;
+    wait_for_readiness(&second, 200, Duration::from_secs(30)).await;
+
+    // Both joined, but the group may still be assigning partitions: feed it small chunks
+    // until each replica has written rows, then the rest at once.
+    let written = async |writer: &RunningBinary| {
+        try_metric(
+            &writer.get("/metrics").await.1,
+            "switchyard_audit_writer_rows_written_total",
+            "events",
+        )
+        .unwrap_or_default()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut published = 0;
+    while published < EVENTS && (written(&first).await == 0.0 || written(&second).await == 0.0) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the group never gave both replicas a partition ({published} events published)"
+        );
+        let end = (published + 100).min(EVENTS);
+        stage.publish_events(&sent[published..end]).await;
+        published = end;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stage.publish_events(&sent[published..]).await;
+    wait_for_exactly(
+        &db.url,
+        "events",
+        i64::try_from(EVENTS).unwrap(),
+        Duration::from_secs(60),
+    )
+    .await;
+
+    let (by_first, by_second) = (written(&first).await, written(&second).await);
+    assert!(
+        by_first > 0.0 && by_second > 0.0,
+        "both replicas wrote rows: {by_first} and {by_second}"
+    );
+    // Each row is inserted by exactly one replica; a record both saw around a rebalance is
+    // a duplicate to the second, not a second row.
+    assert_eq!(
+        by_first + by_second,
+        10_000.0,
+        "rows written by the two replicas together"
+    );
+    let store = store(&db.url).await;
+    for event in sent.iter().step_by(997) {
+        let stored = store.get_event(event.tenant(), event.id()).await.unwrap();
+        assert_eq!(
+            stored.as_ref(),
+            Some(event),
+            "event {} as stored",
+            event.id()
+        );
+    }
+    drop((first, second));
+    db.drop_database().await;
+}
+
 /// The value of `name{table="<table>"}` in a Prometheus scrape.
 fn metric(scrape: &str, name: &str, table: &str) -> f64 {
+    try_metric(scrape, name, table)
+        .unwrap_or_else(|| panic!("{name}{{table=\"{table}\"}} not in /metrics: {scrape}"))
+}
+
+/// The value of `name{table="<table>"}` in a Prometheus scrape, if it is there yet.
+fn try_metric(scrape: &str, name: &str, table: &str) -> Option<f64> {
     let label = format!("table=\"{table}\"");
     scrape
         .lines()
         .find(|line| line.starts_with(name) && line.contains(&label))
         .and_then(|line| line.rsplit(' ').next())
         .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("{name}{{{label}}} not in /metrics: {scrape}"))
 }

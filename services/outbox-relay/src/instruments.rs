@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use switchyard_store::outbox::UndecodableRow;
 
 use crate::relay::Stage;
 
@@ -13,12 +14,17 @@ pub const PUBLISHED_TOTAL: &str = "switchyard_outbox_relay_published_total";
 pub const BATCH_SECONDS: &str = "switchyard_outbox_relay_batch_duration_seconds";
 /// Seconds from enqueue (the row's `created_at`) to the broker's acknowledgement.
 pub const LAG_SECONDS: &str = "switchyard_outbox_relay_enqueue_to_publish_seconds";
-/// Batches that failed, by stage (`claim`, `publish`, `mark`, `commit`).
+/// Batches that failed, by stage (`claim`, `dead_letter`, `publish`, `mark`, `commit`).
 pub const FAILURES_TOTAL: &str = "switchyard_outbox_relay_batch_failures_total";
 /// Rows waiting to be published (counted up to [`crate::upkeep::BACKLOG_COUNT_CAP`]).
 pub const PENDING: &str = "switchyard_outbox_relay_pending";
 /// Age of the oldest pending row, 0 when none is pending.
 pub const OLDEST_PENDING_SECONDS: &str = "switchyard_outbox_relay_oldest_pending_seconds";
+/// Rows that did not decode into an event, dead-lettered and moved to `outbox_failed`.
+pub const FAILED_TOTAL: &str = "switchyard_outbox_relay_failed_total";
+/// Rows in `outbox_failed`, waiting for an operator (counted up to
+/// [`crate::upkeep::BACKLOG_COUNT_CAP`]); not part of [`PENDING`].
+pub const FAILED: &str = "switchyard_outbox_relay_failed";
 /// Published rows deleted by pruning.
 pub const PRUNED_TOTAL: &str = "switchyard_outbox_relay_pruned_total";
 
@@ -78,18 +84,48 @@ impl BatchFailed<'_> {
     }
 }
 
+/// A row that does not decode, dead-lettered and set aside (recorded once its batch
+/// committed). An operator has to look at it, so it is logged at `error`.
+pub(crate) struct RowSetAside<'a> {
+    pub row: &'a UndecodableRow,
+    pub dlq_topic: &'a str,
+}
+
+impl RowSetAside<'_> {
+    pub(crate) fn record(&self) {
+        metrics::counter!(FAILED_TOTAL).increment(1);
+        let tenant = self
+            .row
+            .record
+            .key
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        tracing::error!(
+            seq = self.row.seq,
+            %tenant,
+            error = %self.row.error,
+            dlq = self.dlq_topic,
+            "outbox row does not decode into an event: dead-lettered and moved to \
+             outbox_failed; the tenant's later rows go on"
+        );
+    }
+}
+
 /// A backlog measurement.
 pub(crate) struct Backlog {
     pub pending: i64,
     pub oldest_age: Duration,
+    pub failed: i64,
 }
 
 impl Backlog {
+    // Precision loss above 2^53 rows is irrelevant for a gauge.
+    #[allow(clippy::cast_precision_loss)]
     pub(crate) fn record(&self) {
-        // Precision loss above 2^53 rows is irrelevant for a gauge.
-        #[allow(clippy::cast_precision_loss)]
         metrics::gauge!(PENDING).set(self.pending as f64);
         metrics::gauge!(OLDEST_PENDING_SECONDS).set(self.oldest_age.as_secs_f64());
+        metrics::gauge!(FAILED).set(self.failed as f64);
     }
 }
 

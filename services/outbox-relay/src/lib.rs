@@ -10,7 +10,10 @@
 //! anywhere rolls the batch back and leaves its rows pending; a replica killed between
 //! publish and commit leaves duplicates with the same event ids, never a gap. Rows are
 //! found by "not yet published", not "after the last seq published", so a slow transaction
-//! that commits an older seq after a newer one went out is still picked up.
+//! that commits an older seq after a newer one went out is still picked up. A row that no
+//! longer decodes into an event is dead-lettered to `<prefix>.dlq` and moved to the
+//! `outbox_failed` table in its batch's transaction (counted in
+//! `switchyard_outbox_relay_failed_total`), so its tenant's later rows are not held behind it.
 //!
 //! The relay wakes on `LISTEN switchyard_outbox` (a dedicated connection, [`wakeup`]),
 //! drains while batches come back full, and polls every `outbox.poll_interval_ms` as well,
@@ -73,6 +76,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
     let parts = Parts {
         store,
         topic: settings.bus.topics().events(),
+        dlq_topic: settings.bus.topics().dlq(),
         database: settings.database.clone(),
         outbox: settings.outbox.clone(),
         listen,
@@ -93,6 +97,7 @@ struct Parts {
     store: Option<Store>,
     bus: Bus,
     topic: String,
+    dlq_topic: String,
     database: DatabaseSettings,
     outbox: OutboxSettings,
     listen: tokio_postgres::Config,
@@ -115,13 +120,15 @@ async fn run(parts: Parts, shutdown: Shutdown) {
         parts.outbox.clone(),
         shutdown.clone(),
     ));
-    if !ensure_topic(&parts.bus, &parts.topic, &shutdown).await {
+    let topics = [parts.topic.clone(), parts.dlq_topic.clone()];
+    if !ensure_topics(&parts.bus, &topics, &shutdown).await {
         return;
     }
     let relay = Relay {
         store,
         publisher: parts.bus.publisher.clone(),
         topic: parts.topic,
+        dlq_topic: parts.dlq_topic,
         batch_size: parts.outbox.batch_size,
     };
     let poll = Duration::from_millis(parts.outbox.poll_interval_ms);
@@ -131,16 +138,15 @@ async fn run(parts: Parts, shutdown: Shutdown) {
     relay.run(wake, poll, shutdown).await;
 }
 
-/// Makes sure the events topic exists, retrying while the broker is away; `false` when
-/// shutdown came first.
-async fn ensure_topic(bus: &Bus, topic: &str, shutdown: &Shutdown) -> bool {
+/// Makes sure the events and DLQ topics exist, retrying while the broker is away; `false`
+/// when shutdown came first.
+async fn ensure_topics(bus: &Bus, topics: &[String], shutdown: &Shutdown) -> bool {
     let backoff = RetryPolicy::default();
-    let topics = [topic.to_owned()];
     for attempt in 1.. {
-        match bus.admin.ensure_topics(&topics).await {
+        match bus.admin.ensure_topics(topics).await {
             Ok(()) => return true,
             Err(error) => {
-                tracing::warn!(%error, topic, "cannot create the events topic yet; retrying");
+                tracing::warn!(%error, ?topics, "cannot create the relay's topics yet; retrying");
             }
         }
         tokio::select! {

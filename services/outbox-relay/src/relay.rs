@@ -1,6 +1,12 @@
 //! One relay iteration is one transaction: claim a batch, publish it in order, mark it, commit
 //! (the protocol of `switchyard_store::outbox`). The loop around it drains while batches come
 //! back full, then sleeps until a `NOTIFY` or the poll interval, and backs off on failure.
+//!
+//! A claimed row that no longer decodes into an event can never be published, and left
+//! pending it would hold every later row of its tenant for good. So it is dead-lettered
+//! (what could be read of it, with `dlq-reason`, `dlq-topic` = the events topic and
+//! `dlq-origin` = `outbox@<seq>`) and moved to `outbox_failed`, in the batch's transaction:
+//! committed together with the rows published beside it, or rolled back with them.
 
 use std::{
     sync::Arc,
@@ -8,21 +14,29 @@ use std::{
 };
 
 use chrono::Utc;
-use switchyard_bus::{BusError, Publisher, RetryPolicy};
+use switchyard_bus::{
+    BusError, DLQ_ATTEMPTS, DLQ_GROUP, DLQ_ORIGIN, DLQ_REASON, DLQ_TOPIC, Publisher, RetryPolicy,
+};
+use switchyard_domain::Message;
 use switchyard_runtime::Shutdown;
-use switchyard_store::{Store, StoreError, outbox};
+use switchyard_store::{Store, StoreError, outbox, outbox::UndecodableRow};
 use tokio::sync::Notify;
 
-use crate::instruments::{BatchFailed, BatchPublished};
+use crate::instruments::{BatchFailed, BatchPublished, RowSetAside};
+
+/// Longest `dlq-reason` header, in bytes (as the consumers' DLQ writes it).
+const MAX_REASON_LEN: usize = 1024;
 
 /// Where a batch failed; its rows stay pending and are published again later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     /// Beginning the transaction or claiming rows.
     Claim,
+    /// Dead-lettering rows that do not decode.
+    DeadLetter,
     /// Publishing to the broker.
     Publish,
-    /// Marking the published rows.
+    /// Marking the published rows and setting aside the undecodable ones.
     Mark,
     /// Committing.
     Commit,
@@ -34,6 +48,7 @@ impl Stage {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Claim => "claim",
+            Self::DeadLetter => "dead_letter",
             Self::Publish => "publish",
             Self::Mark => "mark",
             Self::Commit => "commit",
@@ -63,6 +78,15 @@ pub enum RelayError {
         #[source]
         source: BusError,
     },
+    /// The DLQ did not acknowledge the records of the batch's undecodable rows.
+    #[error("{rows} undecodable row(s) not acknowledged by the DLQ: {source}")]
+    DeadLetter {
+        /// Undecodable rows in the batch.
+        rows: usize,
+        /// The bus's error.
+        #[source]
+        source: BusError,
+    },
 }
 
 impl RelayError {
@@ -72,6 +96,7 @@ impl RelayError {
         match self {
             Self::Store { stage, .. } => *stage,
             Self::Publish { .. } => Stage::Publish,
+            Self::DeadLetter { .. } => Stage::DeadLetter,
         }
     }
 }
@@ -85,6 +110,8 @@ pub struct Relay {
     pub publisher: Arc<dyn Publisher>,
     /// `<prefix>.events`.
     pub topic: String,
+    /// `<prefix>.dlq`, where rows that do not decode are reported.
+    pub dlq_topic: String,
     /// Most rows per transaction (`outbox.batch_size`).
     pub batch_size: u32,
 }
@@ -92,7 +119,9 @@ pub struct Relay {
 impl Relay {
     /// Claims up to `batch_size` rows, publishes them in the order claimed (so one tenant's
     /// rows keep their sequence), waits for every acknowledgement, marks them and commits.
-    /// Returns how many rows were published; 0 means nothing was pending for this relay.
+    /// Rows that do not decode are dead-lettered and set aside in the same transaction.
+    /// Returns how many rows left the outbox (published or set aside); 0 means nothing was
+    /// pending for this relay.
     ///
     /// On any error the transaction is rolled back: the rows, and the tenants this relay held,
     /// become claimable again, and no row is marked ahead of an unpublished one.
@@ -114,36 +143,94 @@ impl Relay {
                 .map_err(|e| at(Stage::Claim)(StoreError::postgres("commit", e)))?;
             return Ok(0);
         }
-        let events = claimed.len();
-        let messages = claimed
-            .iter()
-            .map(|entry| entry.event.to_binary())
-            .collect();
-        if let Err(source) = self.publisher.publish_batch(&self.topic, messages).await {
+        // Dead-letter first: if the DLQ refuses, nothing of the batch went out yet, so the
+        // retry publishes no duplicates.
+        if let Err(error) = self.publish_all(&claimed).await {
             // Dropping `tx` rolls it back; saying so explicitly makes the connection clean
             // before it returns to the pool. If even that fails the connection is broken,
             // and the server rolls back when it closes.
             if let Err(error) = tx.rollback().await {
                 tracing::debug!(%error, "rollback after a failed publish did not complete");
             }
-            return Err(RelayError::Publish { events, source });
+            return Err(error);
         }
         let acked = Utc::now();
-        let seqs: Vec<i64> = claimed.iter().map(|entry| entry.seq).collect();
+        outbox::set_aside(&tx, &claimed.undecodable)
+            .await
+            .map_err(at(Stage::Mark))?;
+        let seqs: Vec<i64> = claimed.entries.iter().map(|entry| entry.seq).collect();
         outbox::mark_published(&tx, &seqs)
             .await
             .map_err(at(Stage::Mark))?;
         tx.commit()
             .await
             .map_err(|e| at(Stage::Commit)(StoreError::postgres("commit", e)))?;
-        let created: Vec<_> = claimed.iter().map(|entry| entry.created_at).collect();
+        for row in &claimed.undecodable {
+            RowSetAside {
+                row,
+                dlq_topic: &self.dlq_topic,
+            }
+            .record();
+        }
+        let created: Vec<_> = claimed
+            .entries
+            .iter()
+            .map(|entry| entry.created_at)
+            .collect();
         BatchPublished {
             created: &created,
             acked,
             took: started.elapsed(),
         }
         .record();
-        Ok(events)
+        Ok(claimed.len())
+    }
+
+    /// Dead-letters the undecodable rows, then publishes the events, waiting for every
+    /// acknowledgement.
+    async fn publish_all(&self, claimed: &outbox::Claimed) -> Result<(), RelayError> {
+        if !claimed.undecodable.is_empty() {
+            let records = claimed
+                .undecodable
+                .iter()
+                .map(|row| self.dead_letter_record(row))
+                .collect();
+            self.publisher
+                .publish_batch(&self.dlq_topic, records)
+                .await
+                .map_err(|source| RelayError::DeadLetter {
+                    rows: claimed.undecodable.len(),
+                    source,
+                })?;
+        }
+        if !claimed.entries.is_empty() {
+            let messages = claimed
+                .entries
+                .iter()
+                .map(|entry| entry.event.to_binary())
+                .collect();
+            self.publisher
+                .publish_batch(&self.topic, messages)
+                .await
+                .map_err(|source| RelayError::Publish {
+                    events: claimed.entries.len(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// What could be read of `row`, with the headers every DLQ record carries.
+    fn dead_letter_record(&self, row: &UndecodableRow) -> Message {
+        let mut message = row.record.clone();
+        let reason = row.error.to_string();
+        let headers = &mut message.headers;
+        headers.insert(DLQ_REASON, truncate(&reason, MAX_REASON_LEN).to_owned());
+        headers.insert(DLQ_TOPIC, self.topic.clone());
+        headers.insert(DLQ_ATTEMPTS, "1");
+        headers.insert(DLQ_GROUP, crate::SERVICE.name);
+        headers.insert(DLQ_ORIGIN, format!("outbox@{}", row.seq));
+        message
     }
 
     /// Relays until shutdown: back to back while batches come back full, otherwise on the
@@ -196,5 +283,30 @@ impl Relay {
             }
         }
         tracing::info!("outbox relay stopped");
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_keeps_whole_characters() {
+        assert_eq!(truncate("abc", 10), "abc");
+        assert_eq!(truncate("abcdef", 3), "abc");
+        // "é" is two bytes: cutting inside it drops it whole.
+        assert_eq!(truncate("aé", 2), "a");
     }
 }

@@ -1,4 +1,5 @@
-//! Periodic work beside the relay: the backlog gauges and pruning of published rows.
+//! Periodic work beside the relay: the backlog gauges (pending rows, and the rows set aside
+//! in `outbox_failed` apart from them) and pruning of published rows.
 //!
 //! Every replica runs it. Two replicas pruning at once merely delete different chunks (or
 //! wait briefly for each other's row locks); the backlog query reads only the index of
@@ -62,11 +63,15 @@ async fn measure_backlog(store: &Store) -> Result<Backlog, StoreError> {
     let oldest: Option<DateTime<Utc>> = row
         .try_get(1)
         .map_err(|e| StoreError::postgres("outbox_backlog", e))?;
+    let failed: i64 = row
+        .try_get(2)
+        .map_err(|e| StoreError::postgres("outbox_backlog", e))?;
     let oldest_age = oldest
         .and_then(|created| (Utc::now() - created).to_std().ok())
         .unwrap_or_default();
     Ok(Backlog {
         pending,
         oldest_age,
+        failed,
     })
 }

@@ -5,6 +5,7 @@ mod events;
 mod migrations;
 mod outbox;
 mod outbox_claims;
+mod outbox_set_aside;
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;

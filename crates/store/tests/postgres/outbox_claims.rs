@@ -40,10 +40,12 @@ async fn concurrent_claimers_get_disjoint_rows_and_disjoint_tenants() {
         .unwrap_or_else(|e| panic!("{e}"));
     let one = outbox::claim_batch(&first, 6)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e}"))
+        .entries;
     let two = outbox::claim_batch(&second, 6)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e}"))
+        .entries;
 
     let tenants = |rows: &[OutboxEntry]| -> HashSet<String> {
         rows.iter().map(|e| e.event.tenant().to_string()).collect()
@@ -114,7 +116,7 @@ async fn relay(
             .transaction()
             .await
             .map_err(|e| StoreError::postgres("begin", e))?;
-        let claimed = outbox::claim_batch(&tx, 7).await?;
+        let claimed = outbox::claim_batch(&tx, 7).await?.entries;
         if claimed.is_empty() {
             tx.rollback()
                 .await

@@ -36,22 +36,45 @@ pub struct Stage {
 }
 
 impl Stage {
-    /// A fresh prefix whose events, deliveries and DLQ topics exist.
+    /// A fresh prefix whose events, deliveries and DLQ topics exist, each with
+    /// [`PARTITIONS`] partitions.
     pub async fn new() -> Self {
+        Self::with_deliveries_partitions(PARTITIONS).await
+    }
+
+    /// Like [`Stage::new`], with `deliveries` partitions for `<prefix>.deliveries`.
+    ///
+    /// Replicas share one group over both topics, and the group balances partition counts,
+    /// not topics: with as many deliveries partitions as events partitions, a replica that
+    /// joins second may be handed every deliveries partition and no events partition. One
+    /// deliveries partition against [`PARTITIONS`] events partitions leaves each of two
+    /// replicas at least one events partition.
+    pub async fn with_deliveries_partitions(deliveries: u32) -> Self {
         let brokers = infra::kafka_brokers();
         let prefix = unique_name("audit");
         let mut settings = BusSettings {
             backend: BusBackend::Kafka,
-            partitions: PARTITIONS,
+            partitions: deliveries,
             ..BusSettings::default()
         };
         settings.kafka.brokers.clone_from(&brokers);
         settings.kafka.session_timeout_ms = 6_000;
         settings.topic_prefix = prefix.parse().unwrap();
+        let topics = settings.topics();
+        if deliveries != PARTITIONS {
+            // Topics are created with the bus's partition count; an existing one is kept.
+            let bus = Bus::connect(&settings)
+                .await
+                .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
+            bus.admin
+                .ensure_topics(&[topics.deliveries()])
+                .await
+                .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
+        }
+        settings.partitions = PARTITIONS;
         let bus = Bus::connect(&settings)
             .await
             .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
-        let topics = settings.topics();
         bus.admin
             .ensure_topics(&[topics.events(), topics.deliveries(), topics.dlq()])
             .await

@@ -7,7 +7,7 @@
 use std::{sync::Arc, time::Duration};
 
 use switchyard_bus::{Bus, HandlerError, RetryPolicy, StartFrom, Subscription};
-use switchyard_domain::{Event, EventId, EventType, TenantId};
+use switchyard_domain::{Event, EventId, EventType, Message, TenantId};
 use switchyard_runtime::settings::{BusBackend, BusSettings, DatabaseSettings};
 use switchyard_store::{Store, outbox};
 use switchyard_testkit::{binary::RunningBinary, infra, postgres::TestDatabase, unique_name};
@@ -112,6 +112,28 @@ impl World {
     /// Reads `<prefix>.events` from the start.
     pub async fn events(&self) -> TopicReader {
         TopicReader::start(&self.bus, self.settings.topics().events()).await
+    }
+
+    /// Reads `<prefix>.dlq` from the start, record by record as they are (creating the topic
+    /// first, so the reader does not depend on the relay having created it yet).
+    pub async fn dlq(&self) -> RecordReader {
+        let topic = self.settings.topics().dlq();
+        self.bus
+            .admin
+            .ensure_topics(std::slice::from_ref(&topic))
+            .await
+            .unwrap();
+        RecordReader::start(&self.bus, topic)
+    }
+
+    /// Runs one statement on the test's database (e.g. to damage a row as an operator or an
+    /// incompatible release might).
+    pub async fn execute(&self, sql: &str) -> u64 {
+        let client = self.store.client().await.unwrap();
+        client
+            .execute(sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
     /// Drops the database.
@@ -225,6 +247,52 @@ impl TopicReader {
 }
 
 impl Drop for TopicReader {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Every record of one topic as it is, read by a consumer group of its own.
+pub struct RecordReader {
+    records: mpsc::Receiver<Message>,
+    stop: CancellationToken,
+}
+
+impl RecordReader {
+    fn start(bus: &Bus, topic: String) -> Self {
+        let (tx, records) = mpsc::channel(1024);
+        let stop = CancellationToken::new();
+        let subscription = Subscription {
+            group: unique_name("reader"),
+            topics: vec![topic],
+            retry: RetryPolicy::default(),
+            dlq_topic: unique_name("reader-dlq"),
+            start: StartFrom::Earliest,
+        };
+        let handler = move |delivery: switchyard_bus::Delivery| {
+            let tx = tx.clone();
+            async move {
+                tx.send(delivery.message)
+                    .await
+                    .map_err(|e| HandlerError::Retry(e.to_string()))
+            }
+        };
+        let subscriber = bus.subscriber.clone();
+        let token = stop.clone();
+        tokio::spawn(async move { subscriber.run(subscription, Arc::new(handler), token).await });
+        Self { records, stop }
+    }
+
+    /// The next record, waiting up to `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Message> {
+        tokio::time::timeout(wait, self.records.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+impl Drop for RecordReader {
     fn drop(&mut self) {
         self.stop.cancel();
     }

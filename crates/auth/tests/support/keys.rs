@@ -1,0 +1,64 @@
+//! Fixed test keys, generated once with `openssl genpkey` for these tests only. They sign
+//! nothing outside this directory.
+
+/// RSA 2048 private key (PKCS#8).
+pub const RSA_A_PRIVATE: &str = "\
+-----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCmd2rwTGlQkj25
+a1omeD6GK+l74z1s0k6g8sSg1yikUbUnqPcNHnS8LH9V/r44SAHPkWouvpBmPt37
+MXeLZbbNdJc/W1Yt5OvN68XGB5o1azFzNZXZwqYrYpvf3+Km9NuO7Gf+w4zK3ye7
+1MnYwXKJE/UgjpMm+RdM+lE/IeKzv/kX5LW+kE2Y62oll2aC4UxV8yxMAghfP1jh
+zcp+50eofoHHLlEv8FpkphuCi/+2QiRC/RHd+2yYDSQiyoV4mXLMcaCGA0Co0Elr
+lDl7uQYEE7IkpHdPx5YS52NvmVbBm5pbQLrInosAnj8UCLnXP7GDH5s+xqRzOcAJ
+wl9MDjOrAgMBAAECggEACHyzfxI7lwKzEu5ePPKJ0t1k8g62kFhzRHwcJPcoo01n
+JwvTogpDeV9Avr8A2RhoFI/IEh9fzVa3NUS4YOsL/uhK2HgXqg9Z1mMxminDuvrU
+HUObeEFsUhnySIppoTQqstwVZpp3EIDVeHDI5GbjKAn/HWx8ztKJqusNlA0Y5IEi
+vNLu9ddRfcSAsi9vF2t3YgenjEkQVZZLkGcvqpjhNauL+/DJJTqEnvqSMR00YzDF
+LgnjQYgE+rDg0c/boiNXgTOlM+QHGkmrRPyGryr166Y3SvZNTTgHP+KXYBXuN5KO
+FFaw9vdnvXoLfqv8CxQZAcm3UYy7mqAu9NBzg/xwAQKBgQDYMPDjB4Rra6y9mgk0
+lEmApoPy45XW4yz8MRXxIPAY8qfDsq3O3/ONyNOru2N0U1pC7/h+v1KF1iv872co
+uL+ibClyi1ONi/igyAnEOUWbQ9pTwbOQVWlc1Kqo/lQODhIgypm3W8VbZVXzEvXR
+lQ/tPWTx7I2DiL2i9q5yv3FUqwKBgQDFHn+wiTVo1fQ3/B6/mz4yCC25aZoDaf5A
+ZBh7c8jrzs8Oab4Gctkbj9Rj2ZetETIEJe/XGOR4OPOuP2P3dpUKQZk1XrQrYDSa
+PGFQnARKk5JtNfkN74o3aTSc0RgOqhRhipDzQocnD2XY7EYvbho0mbIzLy4cD8mh
+SeDSQxCdAQKBgGQv0gI0Ap7RaFz5XFi8e4+eGzndVBwgbUF18egrzniRQ0PCsx9S
+04iaT9We4okO855fnPYH7dNOHFZ8D39klpJLs618ebz358GC0lvX+rTobe4wrukt
+W8WEXI4yRnu485e0rCW35q7jOECMQdTdUmMr93LRoAcbwF4cGV3d8EQ/AoGAT+gw
+LRlCDHCHItbShCvjh5anKn1zkKS8C9BH2Gu0bFsWtqoI/UY7Wp/wolWH1gGde+8B
+DfoqS84SgnVyCdQJUPIMsITmlprWWBvX+zxzxOOTvS/e+VY8en/scxGUJgWuY2gv
+oF08uonUaJ5HSVzhxKb1hShAEeIYg4iWWcYUCwECgYEAkMBjwq54lMLjhgSYcFJN
+/OU1zIHdbNP2z0NvidPPffHiYn4yf1kL4083AvNpgo6zQ9muOMIrkOxF9Bz/fFJv
+B7zL7rxgAaTcKZZ6lXrP7zqNH0aGUAiZHeUM2jS8LIcisOHL5E6J0rNK749lo07x
+4vZ+SMdFIL/b9/X6Y81B2fE=
+-----END PRIVATE KEY-----
+";
+
+/// The public half of [`RSA_A_PRIVATE`] (SPKI PEM), the bytes an algorithm-confusion attacker
+/// would use as an HS256 secret.
+pub const RSA_A_PUBLIC: &str = "\
+-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEApndq8ExpUJI9uWtaJng+
+hivpe+M9bNJOoPLEoNcopFG1J6j3DR50vCx/Vf6+OEgBz5FqLr6QZj7d+zF3i2W2
+zXSXP1tWLeTrzevFxgeaNWsxczWV2cKmK2Kb39/ipvTbjuxn/sOMyt8nu9TJ2MFy
+iRP1II6TJvkXTPpRPyHis7/5F+S1vpBNmOtqJZdmguFMVfMsTAIIXz9Y4c3KfudH
+qH6Bxy5RL/BaZKYbgov/tkIkQv0R3ftsmA0kIsqFeJlyzHGghgNAqNBJa5Q5e7kG
+BBOyJKR3T8eWEudjb5lWwZuaW0C6yJ6LAJ4/FAi51z+xgx+bPsakcznACcJfTA4z
+qwIDAQAB
+-----END PUBLIC KEY-----
+";
+
+/// P-256 private key (PKCS#8).
+pub const EC_B_PRIVATE: &str = "\
+-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgop798q/STVfwSz5Y
+imi98NGz9C8kIqrtUEX7DfV1d5mhRANCAAQGkJMSuuwhmdqCiaNUGbFzWM1qUyC4
+zkyzFZ0FxsbKd4kyVWnp1nAP04vUIVD8wYW7PrzSyIM3Jm4+vytZwZ/p
+-----END PRIVATE KEY-----
+";
+
+/// Ed25519 private key (PKCS#8).
+pub const ED_C_PRIVATE: &str = "\
+-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIEx02YXIdYIGoeN6jEyzF6/91I0genYCkm1BaUysj/xH
+-----END PRIVATE KEY-----
+";

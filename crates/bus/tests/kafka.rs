@@ -81,8 +81,9 @@ seek_tests!(Kafka);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_partition_revoked_and_assigned_back_flows_again() {
     use contract::Harness as _;
-    // Past the records a partition's worker buffers (256), so both partitions pause.
-    const BACKLOG: usize = 600;
+    // Past what the subscriber keeps for a partition before pausing it (256 buffered plus
+    // 1,024 held), so both partitions pause.
+    const BACKLOG: usize = 2_000;
     const AFTER: usize = 10;
     let bus = Kafka.bus(2).await;
     let t = contract::topics(&bus).await;

@@ -122,6 +122,8 @@ impl Outputs {
 struct Job {
     record: Message,
     event: Arc<Event>,
+    /// The request body: the event in structured mode, encoded once for all its endpoints.
+    body: Bytes,
     endpoint: Arc<Endpoint>,
     attempt: u32,
 }
@@ -230,16 +232,21 @@ impl Dispatcher {
                 }
             } else {
                 self.observe(&event);
+                let mut body = None;
                 for endpoint in self.catalog.matching(event.tenant(), event.event_type()) {
                     if loops_back(&event, &endpoint) {
                         continue;
                     }
+                    let body = body
+                        .get_or_insert_with(|| Bytes::from(event.to_structured_json()))
+                        .clone();
                     due.push((
                         SystemTime::UNIX_EPOCH,
                         index,
                         Job {
                             record: delivery.message.clone(),
                             event: event.clone(),
+                            body,
                             endpoint,
                             attempt: 1,
                         },
@@ -315,6 +322,7 @@ impl Dispatcher {
         Some(Job {
             record: strip_schedule(record),
             event: event.clone(),
+            body: Bytes::from(event.to_structured_json()),
             endpoint,
             attempt: pending.attempt,
         })
@@ -363,7 +371,7 @@ impl Dispatcher {
                 .unwrap_or(self.inline_wait);
             return self.schedule_retry(&job, stage, job.attempt, SystemTime::now() + wait);
         };
-        let body = Bytes::from(job.event.to_structured_json());
+        let body = job.body.clone();
         let sender = self.sender.clone();
         let target = endpoint.clone();
         let msg_id = job.event.id().as_str().to_owned();

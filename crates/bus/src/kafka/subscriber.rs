@@ -182,6 +182,11 @@ impl KafkaSubscriber {
             // that change owner; everyone else keeps working through the rebalance.
             .set("partition.assignment.strategy", "cooperative-sticky")
             .set("auto.commit.interval.ms", "1000")
+            // How long the broker may hold a fetch open when it has less than fetch.min.bytes.
+            // Kafka answers as soon as records are there; tansu 0.6 waits this out even then,
+            // and librdkafka's 500 ms default became every record's latency floor there. 100 ms
+            // costs an idle consumer ten fetch requests a second per broker.
+            .set("fetch.wait.max.ms", "100")
             .set(
                 "session.timeout.ms",
                 self.settings.kafka.session_timeout_ms.to_string(),
@@ -221,7 +226,7 @@ impl KafkaSubscriber {
             let received = tokio::select! {
                 received = consumer.recv() => received,
                 Some((key, paused)) = lanes.next_drained() => {
-                    lanes.resume(&consumer, key, &paused);
+                    lanes.resume(&consumer, &key, &paused);
                     continue;
                 }
                 () = shutdown.cancelled() => break,

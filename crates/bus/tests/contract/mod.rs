@@ -629,8 +629,9 @@ pub fn key_on(prefix: &str, partition: u32, partitions: u32) -> String {
 }
 
 pub async fn a_partition_whose_handler_waits_does_not_hold_up_the_others(h: &impl Harness) {
-    // Far more than a worker buffers for its partition (Kafka's buffer holds 256 records).
-    const HELD: usize = 600;
+    // Far more than the Kafka subscriber keeps for a partition before pausing it (a buffer of
+    // 256 records plus 1,024 held), so the pause and resume are exercised there.
+    const HELD: usize = 2_000;
     const FLOWING: usize = 100;
     let bus = h.bus(2).await;
     let t = topics(&bus).await;

@@ -2,13 +2,17 @@
 //!
 //! The poll loop must never wait for one partition's worker: every partition of the
 //! subscription shares it, and librdkafka evicts a member that stops polling for
-//! `max.poll.interval.ms`. So a worker that falls behind gets its partition paused in
-//! librdkafka, and resumed once it has worked its buffer down.
+//! `max.poll.interval.ms`. So records a worker has no room for are held here, and a partition
+//! whose worker falls far behind is paused in librdkafka, and resumed once it has worked its
+//! backlog down.
 //!
-//! librdkafka's pause is synchronous and raises the partition's version barrier, so records of
-//! it that were already fetched are discarded instead of handed out, and on resume fetching
-//! starts right after the last record handed to us. The record that found the buffer full is
-//! therefore the only one held here, and nothing is lost or reordered.
+//! Pausing is not free: librdkafka raises the partition's version barrier, so records of it
+//! that were already fetched are discarded instead of handed out, and on resume they are
+//! fetched again (from right after the last record handed to us, so nothing is lost or
+//! reordered). Pausing at the first full buffer cost a busy consumer 90% of its throughput
+//! (docs/benchmarks.md, webhook-dispatcher). So a partition is paused only once `HOLD_LIMIT`
+//! records wait for it, and resumed while half of them still do: the worker has that much
+//! work in hand while the fetch starts again.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -26,11 +30,17 @@ use crate::Delivery;
 /// Records buffered per partition between the poll loop and the partition's worker.
 const PARTITION_BUFFER: usize = 256;
 
-/// A paused partition resumes once its worker is down to this many records. Well below full,
-/// because every pause throws away what librdkafka had prefetched for the partition.
+/// Held records are handed on once the worker is down to this many in its buffer.
 const RESUME_AT: usize = PARTITION_BUFFER / 4;
 
-/// Resolves once a paused partition's worker is down to `RESUME_AT` records, or is stopped.
+/// Records held for a partition beyond its buffer before the partition is paused: the bound
+/// on a lane's memory is `PARTITION_BUFFER + HOLD_LIMIT` records.
+const HOLD_LIMIT: usize = 1024;
+
+/// A paused partition resumes once no more than this many records are held for it.
+const RESUME_HELD: usize = HOLD_LIMIT / 2;
+
+/// Resolves once a worker with held records is down to `RESUME_AT` records, or is stopped.
 type Drained = BoxFuture<'static, (PartitionKey, mpsc::Sender<Delivery>)>;
 
 /// The way from the poll loop to each partition's worker.
@@ -44,9 +54,11 @@ struct Lane {
     queue: mpsc::Sender<Delivery>,
     /// The worker's token: cancelled when the partition is revoked or the subscriber stops.
     stop: CancellationToken,
-    /// Records received after the buffer filled, oldest first. Not empty exactly while the
-    /// partition is paused.
+    /// Records received while the buffer was full, oldest first. While it is not empty, a
+    /// `drained` future is waiting to hand them on.
     held: VecDeque<Delivery>,
+    /// Paused in librdkafka.
+    paused: bool,
 }
 
 impl Lanes {
@@ -73,13 +85,14 @@ impl Lanes {
                 queue,
                 stop,
                 held: VecDeque::new(),
+                paused: false,
             },
         );
         records
     }
 
-    /// Hands `delivery` to the worker of the open lane `key`; holds it and pauses the partition
-    /// when the worker is behind.
+    /// Hands `delivery` to the worker of the open lane `key`; holds it when the worker is
+    /// behind, and pauses the partition when it is far behind.
     pub(super) async fn forward(
         &mut self,
         consumer: &StreamConsumer<Context>,
@@ -90,33 +103,40 @@ impl Lanes {
             return;
         };
         if !lane.held.is_empty() {
-            // Paused already. librdkafka hands out nothing more of the partition, but if it
-            // did, the record would still have to wait behind the held ones.
+            // Behind already: the record waits behind the held ones.
             lane.held.push_back(delivery);
+        } else {
+            match lane.queue.try_send(delivery) {
+                Ok(()) => return,
+                Err(TrySendError::Full(delivery)) => {
+                    lane.held.push_back(delivery);
+                    self.draining
+                        .push(drained(key.clone(), lane.queue.clone(), lane.stop.clone()));
+                }
+                Err(TrySendError::Closed(_)) => {
+                    // The worker stopped (partition revoked); the next owner reads the record.
+                    self.lanes.remove(&key);
+                    return;
+                }
+            }
+        }
+        if lane.paused || lane.held.len() < HOLD_LIMIT {
             return;
         }
-        let delivery = match lane.queue.try_send(delivery) {
-            Ok(()) => return,
-            Err(TrySendError::Full(delivery)) => delivery,
-            Err(TrySendError::Closed(_)) => {
-                // The worker stopped (partition revoked); the next owner reads the record.
-                self.lanes.remove(&key);
-                return;
-            }
-        };
         if let Err(error) = consumer.pause(&partition_list(&key)) {
             // librdkafka fails a pause only for a partition it does not know. Waiting for the
             // worker stalls the other partitions, but keeps memory bounded and order intact.
             tracing::warn!(%error, topic = %key.0, partition = key.1, "cannot pause a partition whose worker is behind; waiting for it");
-            if lane.queue.send(delivery).await.is_err() {
-                self.lanes.remove(&key);
+            while let Some(delivery) = lane.held.pop_front() {
+                if lane.queue.send(delivery).await.is_err() {
+                    self.lanes.remove(&key);
+                    return;
+                }
             }
             return;
         }
         tracing::debug!(topic = %key.0, partition = key.1, "partition paused: its worker is behind");
-        lane.held.push_back(delivery);
-        self.draining
-            .push(drained(key, lane.queue.clone(), lane.stop.clone()));
+        lane.paused = true;
     }
 
     /// The next paused partition whose worker caught up or stopped, with the queue it was
@@ -125,23 +145,24 @@ impl Lanes {
         self.draining.next().await
     }
 
-    /// Hands the held records of a caught-up partition to its worker and resumes the partition.
+    /// Hands held records to a worker that caught up, and resumes its partition once few
+    /// enough are left.
     pub(super) fn resume(
         &mut self,
         consumer: &StreamConsumer<Context>,
-        key: PartitionKey,
+        key: &PartitionKey,
         paused: &mpsc::Sender<Delivery>,
     ) {
-        let Some(lane) = self.lanes.get_mut(&key) else {
+        let Some(lane) = self.lanes.get_mut(key) else {
             return;
         };
         if !lane.queue.same_channel(paused) {
             return; // a newer lane, opened after the paused one was revoked
         }
         if lane.stop.is_cancelled() {
-            // Revoked (the revocation lifted the pause, see `Context::pre_rebalance`) or
+            // Revoked (the revocation lifted any pause, see `Context::pre_rebalance`) or
             // shutting down.
-            self.lanes.remove(&key);
+            self.lanes.remove(key);
             return;
         }
         while let Some(delivery) = lane.held.pop_front() {
@@ -150,22 +171,28 @@ impl Lanes {
                 Err(TrySendError::Full(delivery)) => {
                     lane.held.push_front(delivery);
                     self.draining
-                        .push(drained(key, lane.queue.clone(), lane.stop.clone()));
-                    return;
+                        .push(drained(key.clone(), lane.queue.clone(), lane.stop.clone()));
+                    break;
                 }
                 Err(TrySendError::Closed(_)) => {
                     // The worker is gone though the partition is still ours: resume, and the
                     // next record opens a new lane.
-                    self.lanes.remove(&key);
+                    lane.held.clear();
                     break;
                 }
             }
         }
-        match consumer.resume(&partition_list(&key)) {
-            Ok(()) => tracing::debug!(topic = %key.0, partition = key.1, "partition resumed"),
-            Err(error) => {
-                tracing::warn!(%error, topic = %key.0, partition = key.1, "cannot resume a paused partition");
+        if lane.paused && lane.held.len() <= RESUME_HELD {
+            lane.paused = false;
+            match consumer.resume(&partition_list(key)) {
+                Ok(()) => tracing::debug!(topic = %key.0, partition = key.1, "partition resumed"),
+                Err(error) => {
+                    tracing::warn!(%error, topic = %key.0, partition = key.1, "cannot resume a paused partition");
+                }
             }
+        }
+        if lane.held.is_empty() && lane.queue.is_closed() {
+            self.lanes.remove(key);
         }
     }
 }

@@ -2,17 +2,18 @@
 //!
 //! The poll loop must never wait for one partition's worker: every partition of the
 //! subscription shares it, and librdkafka evicts a member that stops polling for
-//! `max.poll.interval.ms`. So records a worker has no room for are held here, and a partition
-//! whose worker falls far behind is paused in librdkafka, and resumed once it has worked its
-//! backlog down.
+//! `max.poll.interval.ms`. A worker whose buffer is full is given `STALL_GRACE` to make
+//! room — a busy one does, when it takes its next batch — and after that its records are held
+//! here, and its partition is paused in librdkafka once too many are held, and resumed once
+//! it has worked its backlog down.
 //!
 //! Pausing is not free: librdkafka raises the partition's version barrier, so records of it
 //! that were already fetched are discarded instead of handed out, and on resume they are
 //! fetched again (from right after the last record handed to us, so nothing is lost or
 //! reordered). Pausing at the first full buffer cost a busy consumer 90% of its throughput
-//! (docs/benchmarks.md, webhook-dispatcher). So a partition is paused only once `HOLD_LIMIT`
-//! records wait for it, and resumed while half of them still do: the worker has that much
-//! work in hand while the fetch starts again.
+//! (docs/benchmarks.md, webhook-dispatcher). So a busy worker is waited for, a partition is
+//! paused only once `HOLD_LIMIT` records wait for it, and resumed while half of them still
+//! do: the worker has that much work in hand while the fetch starts again.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -21,7 +22,10 @@ use rdkafka::{
     TopicPartitionList,
     consumer::{Consumer as _, StreamConsumer},
 };
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::mpsc::{
+    self,
+    error::{SendTimeoutError, TrySendError},
+};
 use tokio_util::sync::CancellationToken;
 
 use super::{Context, PartitionKey};
@@ -29,6 +33,11 @@ use crate::Delivery;
 
 /// Records buffered per partition between the poll loop and the partition's worker.
 const PARTITION_BUFFER: usize = 256;
+
+/// How long the poll loop waits for a worker with a full buffer before it holds the worker's
+/// records instead: longer than a busy worker takes to start its next batch, short enough
+/// that a stalled one delays the other partitions only briefly (once per stall).
+const STALL_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Held records are handed on once the worker is down to this many in its buffer.
 const RESUME_AT: usize = PARTITION_BUFFER / 4;
@@ -109,9 +118,25 @@ impl Lanes {
             match lane.queue.try_send(delivery) {
                 Ok(()) => return,
                 Err(TrySendError::Full(delivery)) => {
-                    lane.held.push_back(delivery);
-                    self.draining
-                        .push(drained(key.clone(), lane.queue.clone(), lane.stop.clone()));
+                    // A busy worker makes room within one batch's time: waiting that long
+                    // costs the other partitions little and keeps librdkafka's prefetch. A
+                    // worker that makes no room is waiting on something else: hold and go on.
+                    match lane.queue.send_timeout(delivery, STALL_GRACE).await {
+                        Ok(()) => return,
+                        Err(SendTimeoutError::Timeout(delivery)) => {
+                            tracing::debug!(topic = %key.0, partition = key.1, "worker stalled; holding its records");
+                            lane.held.push_back(delivery);
+                            self.draining.push(drained(
+                                key.clone(),
+                                lane.queue.clone(),
+                                lane.stop.clone(),
+                            ));
+                        }
+                        Err(SendTimeoutError::Closed(_)) => {
+                            self.lanes.remove(&key);
+                            return;
+                        }
+                    }
                 }
                 Err(TrySendError::Closed(_)) => {
                     // The worker stopped (partition revoked); the next owner reads the record.

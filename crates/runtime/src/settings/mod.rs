@@ -62,6 +62,7 @@ mod outbox;
 mod processor;
 mod sources;
 mod telemetry;
+mod websocket;
 
 use std::{
     collections::HashMap,
@@ -84,6 +85,7 @@ pub use sources::{
     HmacEncoding, HmacSettings, Provider, RenameField, SourceSettings, TransformSettings,
 };
 pub use telemetry::{LogFormat, TelemetrySettings};
+pub use websocket::WebsocketSettings;
 
 /// Environment variable naming the configuration file when `--config` is not given.
 pub const CONFIG_FILE_VAR: &str = "SWITCHYARD_CONFIG";
@@ -116,6 +118,8 @@ pub struct Settings {
     pub audit_writer: AuditWriterSettings,
     /// JWT validation (gateway, websocket-gateway).
     pub auth: AuthSettings,
+    /// Browser connections, history and flow control (websocket-gateway).
+    pub websocket: WebsocketSettings,
     /// Inbound webhook sources.
     pub sources: Vec<SourceSettings>,
     /// Outbound subscriber endpoints.
@@ -259,6 +263,7 @@ impl Settings {
         self.outbox.validate()?;
         self.dispatcher.validate()?;
         self.audit_writer.validate()?;
+        self.websocket.validate()?;
         self.telemetry.validate()?;
         sources::validate_all(&self.sources)?;
         endpoints::validate_all(&self.endpoints)?;

@@ -1,0 +1,239 @@
+//! Support shared by the gateway's integration tests (`mod support;` in a test file): a topic
+//! prefix of the test's own on the shared Kafka-protocol broker, the real binary started on
+//! it, tokens, and real WebSocket and SSE clients.
+
+// Every test binary compiles all of this and uses only part of it.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc
+)]
+
+pub mod clients;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac as _};
+use secrecy::SecretString;
+use sha2::Sha256;
+use switchyard_auth::{Scope, Scopes, TokenSpec, mint_hs256};
+use switchyard_bus::Bus;
+use switchyard_domain::{Event, EventId, EventType, TenantId};
+use switchyard_runtime::settings::{BusBackend, BusSettings};
+use switchyard_testkit::{binary::RunningBinary, infra, unique_name};
+
+use self::clients::{Auth, WsClient};
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_switchyard-websocket-gateway");
+pub const SECRET: &str = "a websocket-gateway test secret of 32+ bytes";
+
+pub struct Stage {
+    pub prefix: String,
+    pub brokers: String,
+    pub bus: Bus,
+    pub settings: BusSettings,
+}
+
+impl Stage {
+    /// A fresh prefix with `partitions` per topic.
+    pub async fn new(partitions: u32) -> Self {
+        let brokers = infra::kafka_brokers();
+        let prefix = unique_name("wsgw");
+        let mut settings = BusSettings {
+            backend: BusBackend::Kafka,
+            partitions,
+            ..BusSettings::default()
+        };
+        settings.kafka.brokers.clone_from(&brokers);
+        settings.topic_prefix = prefix.parse().unwrap();
+        let bus = Bus::connect(&settings)
+            .await
+            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
+        bus.admin
+            .ensure_topics(&[settings.topics().events()])
+            .await
+            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
+        Self {
+            prefix,
+            brokers,
+            bus,
+            settings,
+        }
+    }
+
+    /// Starts the gateway with `extra` environment (e.g. `SWITCHYARD__WEBSOCKET__*`) and waits
+    /// until its consumer is live: a probe event published now reaches a probe client.
+    pub async fn start(&self, extra: &[(&str, &str)]) -> Gateway {
+        let group_prefix = format!("{}.", self.prefix);
+        let partitions = self.settings.partitions.to_string();
+        let mut env = vec![
+            ("SWITCHYARD__AUTH__JWT_HS256_SECRET", SECRET),
+            ("SWITCHYARD__BUS__BACKEND", "kafka"),
+            ("SWITCHYARD__BUS__KAFKA__BROKERS", self.brokers.as_str()),
+            ("SWITCHYARD__BUS__KAFKA__SESSION_TIMEOUT_MS", "6000"),
+            ("SWITCHYARD__BUS__TOPIC_PREFIX", self.prefix.as_str()),
+            ("SWITCHYARD__BUS__GROUP_PREFIX", group_prefix.as_str()),
+            ("SWITCHYARD__BUS__PARTITIONS", partitions.as_str()),
+            ("SWITCHYARD__SHUTDOWN__DRAIN_TIMEOUT_SECS", "5"),
+            // A line per request and per connection would fill the log pipe of tests that open
+            // thousands (the test reads logs only up to the `listening` line), and a full pipe
+            // blocks the writer.
+            (
+                "SWITCHYARD__TELEMETRY__LOG_LEVEL",
+                "info,switchyard::http=warn,switchyard_websocket_gateway=warn",
+            ),
+        ];
+        env.extend_from_slice(extra);
+        let binary = RunningBinary::start(BINARY, &env).await;
+        let gateway = Gateway { binary };
+        self.wait_until_live(&gateway).await;
+        gateway
+    }
+
+    async fn wait_until_live(&self, gateway: &Gateway) {
+        let tenant = "probe";
+        let mut probe = gateway
+            .ws(
+                "",
+                &Auth::Header(token(tenant, None, Duration::from_secs(600))),
+            )
+            .await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        for n in 0.. {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the gateway's consumer never went live"
+            );
+            self.publish(&[event(tenant, "probe.ping", n)]).await;
+            if probe.next_json(Duration::from_millis(500)).await.is_some() {
+                return;
+            }
+        }
+    }
+
+    /// Publishes events to `<prefix>.events` in binary mode, in order.
+    pub async fn publish(&self, events: &[Event]) {
+        let topic = self.settings.topics().events();
+        for chunk in events.chunks(500) {
+            let messages = chunk.iter().map(Event::to_binary).collect();
+            self.bus
+                .publisher
+                .publish_batch(&topic, messages)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// A running gateway.
+pub struct Gateway {
+    pub binary: RunningBinary,
+}
+
+impl Gateway {
+    pub fn http_url(&self) -> &str {
+        &self.binary.base_url
+    }
+
+    pub fn ws_url(&self, query: &str) -> String {
+        let base = self.binary.base_url.replacen("http://", "ws://", 1);
+        format!(
+            "{base}/v1/ws{}{query}",
+            if query.is_empty() { "" } else { "?" }
+        )
+    }
+
+    /// A WebSocket client on `/v1/ws?query`; panics if refused.
+    pub async fn ws(&self, query: &str, auth: &Auth) -> WsClient {
+        WsClient::connect(&self.ws_url(query), auth)
+            .await
+            .unwrap_or_else(|(status, body)| panic!("refused with {status}: {body}"))
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.binary.get("/metrics").await.1
+    }
+}
+
+/// The value of the first sample of `name` whose labels include every `key="value"` in
+/// `labels` (comma-separated).
+pub fn metric(metrics: &str, name: &str, labels: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(name) && labels.split(',').all(|p| p.is_empty() || l.contains(p)))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+/// An `events:read` token for `tenant`, optionally with `sub`.
+pub fn token(tenant: &str, subject: Option<&str>, ttl: Duration) -> String {
+    token_with(tenant, subject, Scopes::from(Scope::EventsRead), ttl)
+}
+
+pub fn token_with(tenant: &str, subject: Option<&str>, scopes: Scopes, ttl: Duration) -> String {
+    let mut spec = TokenSpec::new(TenantId::parse(tenant).unwrap(), scopes, ttl);
+    if let Some(subject) = subject {
+        spec = spec.subject(subject);
+    }
+    mint_hs256(&SecretString::from(SECRET), &spec).unwrap()
+}
+
+fn now() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+/// A token signed with `secret` and `header` over `claims`, as an attacker or a stale client
+/// might send.
+pub fn raw_token(
+    header: &serde_json::Value,
+    claims: &serde_json::Value,
+    secret: Option<&str>,
+) -> String {
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = secret.map_or_else(String::new, |secret| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(signing_input.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    });
+    format!("{signing_input}.{signature}")
+}
+
+/// Claims of an `events:read` token of `tenant` that expires `exp_in` seconds from now.
+pub fn claims(tenant: &str, exp_in: i64) -> serde_json::Value {
+    serde_json::json!({ "tenant": tenant, "scope": "events:read", "iat": now() - 600, "exp": now() + exp_in })
+}
+
+/// Event number `n` of `tenant`, of type `event_type`, about subject `sub_<n % 3>`.
+pub fn event(tenant: &str, event_type: &str, n: usize) -> Event {
+    sized_event(tenant, event_type, n, 32)
+}
+
+/// [`event`] with about `bytes` of data.
+pub fn sized_event(tenant: &str, event_type: &str, n: usize, bytes: usize) -> Event {
+    let sent_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let data = serde_json::json!({ "n": n, "sent_ms": sent_ms, "pad": "x".repeat(bytes) });
+    Event::builder(
+        TenantId::parse(tenant).unwrap(),
+        EventId::parse(&format!("evt_{tenant}_{event_type}_{n}")).unwrap(),
+        format!("/{tenant}/test"),
+        EventType::parse(event_type).unwrap(),
+    )
+    .subject(Some(format!("sub_{}", n % 3)))
+    .data(Some("application/json".into()), data.to_string())
+    .build()
+    .unwrap()
+}

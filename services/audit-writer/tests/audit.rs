@@ -136,7 +136,7 @@ async fn postgres_restarted_mid_run_loses_nothing_and_readiness_is_red_while_it_
         metrics.contains("switchyard_audit_writer_db_errors_total"),
         "database errors counted: {metrics}"
     );
-    dlq.expect_none(Duration::from_secs(2)).await;
+    dlq.expect_no_more(Duration::from_secs(2)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -214,7 +214,7 @@ async fn records_that_can_never_be_stored_are_dead_lettered_with_the_reason_and_
             "a DLQ record from {topic} says {needle:?}: {reasons:?}"
         );
     }
-    dlq.expect_none(Duration::from_secs(2)).await;
+    dlq.expect_no_more(Duration::from_secs(2)).await;
     db.drop_database().await;
 }
 

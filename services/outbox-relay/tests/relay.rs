@@ -26,7 +26,7 @@ impl Ledger {
     /// Reads until every committed event was seen, then a quiet second more, and checks:
     /// nothing rolled back was published, a duplicate is the same event, and each tenant's
     /// events first appear in the order their transactions committed.
-    async fn read_all(&self, events: &mut TopicReader, within: Duration) -> usize {
+    async fn read_all(&self, events: &mut TopicReader<Event>, within: Duration) -> usize {
         let deadline = Instant::now() + within;
         let mut seen: HashMap<String, Event> = HashMap::new();
         let mut last: HashMap<String, u64> = HashMap::new();

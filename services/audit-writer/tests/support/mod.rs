@@ -4,13 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{TimeZone as _, Utc};
 use prost::Message as _;
 use secrecy::SecretString;
-use switchyard_bus::{Bus, HandlerError, RetryPolicy, StartFrom, Subscription};
+use switchyard_bus::Bus;
 use switchyard_domain::{
     Event, EventId, EventType, Message, TenantId, Traceparent,
     wire::{DELIVERY_ATTEMPT_CONTENT_TYPE, DeliveryAttempt, delivery_attempt::Outcome},
@@ -18,8 +18,6 @@ use switchyard_domain::{
 use switchyard_runtime::settings::{BusBackend, BusSettings, DatabaseSettings};
 use switchyard_store::Store;
 use switchyard_testkit::{binary::RunningBinary, infra, unique_name};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_switchyard-audit-writer");
 
@@ -139,8 +137,8 @@ impl Stage {
     }
 
     /// Reads `<prefix>.dlq` from the start.
-    pub fn dlq(&self) -> TopicReader {
-        TopicReader::start(&self.bus, self.settings.topics().dlq())
+    pub fn dlq(&self) -> TopicReader<Message> {
+        TopicReader::messages(&self.bus, self.settings.topics().dlq())
     }
 }
 
@@ -306,68 +304,6 @@ pub async fn wait_for_readiness(binary: &RunningBinary, status: u16, within: Dur
     }
 }
 
-/// Every record of one topic, read by a consumer group of its own.
-pub struct TopicReader {
-    records: mpsc::Receiver<Message>,
-    stop: CancellationToken,
-    topic: String,
-}
-
-impl TopicReader {
-    fn start(bus: &Bus, topic: String) -> Self {
-        let (tx, records) = mpsc::channel(1024);
-        let stop = CancellationToken::new();
-        let subscription = Subscription {
-            group: unique_name("reader"),
-            topics: vec![topic.clone()],
-            retry: RetryPolicy::default(),
-            dlq_topic: unique_name("reader-dlq"),
-            start: StartFrom::Earliest,
-        };
-        let handler = move |delivery: switchyard_bus::Delivery| {
-            let tx = tx.clone();
-            async move {
-                tx.send(delivery.message)
-                    .await
-                    .map_err(|e| HandlerError::Retry(e.to_string()))
-            }
-        };
-        let subscriber = bus.subscriber.clone();
-        let token = stop.clone();
-        tokio::spawn(async move { subscriber.run(subscription, Arc::new(handler), token).await });
-        Self {
-            records,
-            stop,
-            topic,
-        }
-    }
-
-    /// The next record, waiting up to 30 s.
-    pub async fn next(&mut self) -> Message {
-        tokio::time::timeout(Duration::from_secs(30), self.records.recv())
-            .await
-            .unwrap_or_else(|_| panic!("no record on {} within 30 s", self.topic))
-            .expect("reader stopped")
-    }
-
-    /// Asserts nothing arrives within `quiet`.
-    pub async fn expect_none(&mut self, quiet: Duration) {
-        if let Ok(Some(record)) = tokio::time::timeout(quiet, self.records.recv()).await {
-            panic!(
-                "unexpected record on {}: reason {:?}",
-                self.topic,
-                record.headers.get_str(switchyard_bus::DLQ_REASON)
-            );
-        }
-    }
-}
-
-impl Drop for TopicReader {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
 /// `url` (a PostgreSQL URL with or without a database) naming `database` instead.
 pub fn with_database(url: &str, database: &str) -> String {
     let (base, query) = url
@@ -383,3 +319,5 @@ pub fn with_database(url: &str, database: &str) -> String {
         None => format!("{server}/{database}"),
     }
 }
+
+pub use switchyard_testkit_bus::TopicReader;

@@ -4,15 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
-use switchyard_bus::{Bus, HandlerError, RetryPolicy, StartFrom, Subscription};
+use switchyard_bus::Bus;
 use switchyard_domain::{Event, EventId, EventType, Message, TenantId};
 use switchyard_runtime::settings::{BusBackend, BusSettings, DatabaseSettings};
 use switchyard_store::{Store, outbox};
 use switchyard_testkit::{binary::RunningBinary, infra, postgres::TestDatabase, unique_name};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_switchyard-outbox-relay");
 
@@ -110,20 +108,24 @@ impl World {
     }
 
     /// Reads `<prefix>.events` from the start.
-    pub async fn events(&self) -> TopicReader {
-        TopicReader::start(&self.bus, self.settings.topics().events()).await
+    pub async fn events(&self) -> TopicReader<Event> {
+        TopicReader::start(
+            &self.bus,
+            self.settings.topics().events(),
+            event_keyed_by_tenant,
+        )
     }
 
     /// Reads `<prefix>.dlq` from the start, record by record as they are (creating the topic
     /// first, so the reader does not depend on the relay having created it yet).
-    pub async fn dlq(&self) -> RecordReader {
+    pub async fn dlq(&self) -> TopicReader<Message> {
         let topic = self.settings.topics().dlq();
         self.bus
             .admin
             .ensure_topics(std::slice::from_ref(&topic))
             .await
             .unwrap();
-        RecordReader::start(&self.bus, topic)
+        TopicReader::messages(&self.bus, topic)
     }
 
     /// Runs one statement on the test's database (e.g. to damage a row as an operator or an
@@ -186,114 +188,17 @@ pub fn number(event: &Event) -> u64 {
     data["n"].as_u64().unwrap()
 }
 
-/// Every event on one topic, read by a consumer group of its own.
-pub struct TopicReader {
-    records: mpsc::Receiver<Event>,
-    stop: CancellationToken,
-    topic: String,
-}
+pub use switchyard_testkit_bus::TopicReader;
 
-impl TopicReader {
-    async fn start(bus: &Bus, topic: String) -> Self {
-        let (tx, records) = mpsc::channel(16_384);
-        let stop = CancellationToken::new();
-        let subscription = Subscription {
-            group: unique_name("reader"),
-            topics: vec![topic.clone()],
-            retry: RetryPolicy::default(),
-            dlq_topic: unique_name("reader-dlq"),
-            start: StartFrom::Earliest,
-        };
-        let handler = move |delivery: switchyard_bus::Delivery| {
-            let tx = tx.clone();
-            async move {
-                // A record that is not a CloudEvent fails the test; it is never skipped.
-                let event = Event::from_message(&delivery.message)
-                    .unwrap_or_else(|e| panic!("undecodable record at {}: {e}", delivery.position));
-                assert_eq!(
-                    delivery.message.key.as_deref(),
-                    Some(event.tenant().as_str().as_bytes()),
-                    "key = tenant"
-                );
-                tx.send(event)
-                    .await
-                    .map_err(|e| HandlerError::Retry(e.to_string()))
-            }
-        };
-        let subscriber = bus.subscriber.clone();
-        let token = stop.clone();
-        tokio::spawn(async move { subscriber.run(subscription, Arc::new(handler), token).await });
-        Self {
-            records,
-            stop,
-            topic,
-        }
+/// A CloudEvent whose record key is its tenant, as every record on the events topic must be.
+fn event_keyed_by_tenant(message: &Message) -> Result<Event, String> {
+    let event = Event::from_message(message).map_err(|e| e.to_string())?;
+    if message.key.as_deref() != Some(event.tenant().as_str().as_bytes()) {
+        return Err(format!(
+            "key {:?} is not the tenant {}",
+            message.key,
+            event.tenant()
+        ));
     }
-
-    /// The next event, waiting up to `wait`.
-    pub async fn next_within(&mut self, wait: Duration) -> Option<Event> {
-        tokio::time::timeout(wait, self.records.recv())
-            .await
-            .ok()
-            .flatten()
-    }
-
-    /// The next event, waiting up to 30 s.
-    pub async fn next(&mut self) -> Event {
-        self.next_within(Duration::from_secs(30))
-            .await
-            .unwrap_or_else(|| panic!("no record on {} within 30 s", self.topic))
-    }
-}
-
-impl Drop for TopicReader {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-/// Every record of one topic as it is, read by a consumer group of its own.
-pub struct RecordReader {
-    records: mpsc::Receiver<Message>,
-    stop: CancellationToken,
-}
-
-impl RecordReader {
-    fn start(bus: &Bus, topic: String) -> Self {
-        let (tx, records) = mpsc::channel(1024);
-        let stop = CancellationToken::new();
-        let subscription = Subscription {
-            group: unique_name("reader"),
-            topics: vec![topic],
-            retry: RetryPolicy::default(),
-            dlq_topic: unique_name("reader-dlq"),
-            start: StartFrom::Earliest,
-        };
-        let handler = move |delivery: switchyard_bus::Delivery| {
-            let tx = tx.clone();
-            async move {
-                tx.send(delivery.message)
-                    .await
-                    .map_err(|e| HandlerError::Retry(e.to_string()))
-            }
-        };
-        let subscriber = bus.subscriber.clone();
-        let token = stop.clone();
-        tokio::spawn(async move { subscriber.run(subscription, Arc::new(handler), token).await });
-        Self { records, stop }
-    }
-
-    /// The next record, waiting up to `wait`.
-    pub async fn next_within(&mut self, wait: Duration) -> Option<Message> {
-        tokio::time::timeout(wait, self.records.recv())
-            .await
-            .ok()
-            .flatten()
-    }
-}
-
-impl Drop for RecordReader {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
+    Ok(event)
 }

@@ -3,18 +3,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::path::PathBuf;
 
 use bytes::Bytes;
-use switchyard_bus::{Bus, HandlerError, RetryPolicy, StartFrom, Subscription};
+use switchyard_bus::Bus;
 use switchyard_domain::{
     Event, EventId, Headers, Message,
     wire::{self, HttpHeader, RawWebhook},
 };
 use switchyard_runtime::settings::{BusBackend, BusSettings};
 use switchyard_testkit::{binary::RunningBinary, infra, unique_name};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_switchyard-processor");
 
@@ -143,7 +141,6 @@ impl Stage {
             let event = Event::from_message(message).map_err(|e| e.to_string())?;
             Ok((message.key.clone(), event))
         })
-        .await
     }
 
     /// Reads `<prefix>.dlq` from the start.
@@ -151,7 +148,6 @@ impl Stage {
         TopicReader::start(&self.bus, self.settings.topics().dlq(), |message| {
             Ok(message.clone())
         })
-        .await
     }
 }
 
@@ -210,74 +206,4 @@ fn raw_message(raw: &RawWebhook) -> Message {
     }
 }
 
-/// Everything on one topic, decoded by a reader of its own consumer group.
-pub struct TopicReader<T> {
-    records: mpsc::Receiver<T>,
-    stop: CancellationToken,
-    topic: String,
-}
-
-impl<T: Send + 'static> TopicReader<T> {
-    async fn start(bus: &Bus, topic: String, decode: fn(&Message) -> Result<T, String>) -> Self {
-        let (tx, records) = mpsc::channel(16_384);
-        let stop = CancellationToken::new();
-        let subscription = Subscription {
-            group: unique_name("reader"),
-            topics: vec![topic.clone()],
-            retry: RetryPolicy::default(),
-            dlq_topic: unique_name("reader-dlq"),
-            start: StartFrom::Earliest,
-        };
-        let handler = move |delivery: switchyard_bus::Delivery| {
-            let tx = tx.clone();
-            async move {
-                // A record the reader cannot decode is a test failure, not something to skip.
-                let decoded = decode(&delivery.message)
-                    .unwrap_or_else(|e| panic!("undecodable record at {}: {e}", delivery.position));
-                tx.send(decoded)
-                    .await
-                    .map_err(|e| HandlerError::Retry(e.to_string()))
-            }
-        };
-        let subscriber = bus.subscriber.clone();
-        let token = stop.clone();
-        tokio::spawn(async move { subscriber.run(subscription, Arc::new(handler), token).await });
-        Self {
-            records,
-            stop,
-            topic,
-        }
-    }
-
-    /// The next record, waiting up to 30 s.
-    pub async fn next(&mut self) -> T {
-        tokio::time::timeout(Duration::from_secs(30), self.records.recv())
-            .await
-            .unwrap_or_else(|_| panic!("no record on {} within 30 s", self.topic))
-            .expect("reader stopped")
-    }
-
-    /// The next record if one arrives within `wait`.
-    pub async fn next_within(&mut self, wait: Duration) -> Option<T> {
-        tokio::time::timeout(wait, self.records.recv())
-            .await
-            .ok()
-            .flatten()
-    }
-
-    /// Asserts nothing more arrives within `quiet`.
-    pub async fn expect_no_more(&mut self, quiet: Duration)
-    where
-        T: std::fmt::Debug,
-    {
-        if let Ok(Some(record)) = tokio::time::timeout(quiet, self.records.recv()).await {
-            panic!("unexpected record on {}: {record:?}", self.topic);
-        }
-    }
-}
-
-impl<T> Drop for TopicReader<T> {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
+pub use switchyard_testkit_bus::TopicReader;

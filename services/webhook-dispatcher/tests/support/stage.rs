@@ -113,7 +113,6 @@ impl Stage {
         TopicReader::start(&self.bus, self.settings.topics().deliveries(), |m| {
             DeliveryAttempt::decode(m.payload.as_ref()).map_err(|e| e.to_string())
         })
-        .await
     }
 
     /// `<prefix>.events` from the start.
@@ -121,12 +120,11 @@ impl Stage {
         TopicReader::start(&self.bus, self.settings.topics().events(), |m| {
             Event::from_message(m).map_err(|e| e.to_string())
         })
-        .await
     }
 
     /// `<prefix>.dlq` from the start.
     pub async fn dlq(&self) -> TopicReader<Message> {
-        TopicReader::start(&self.bus, self.settings.topics().dlq(), |m| Ok(m.clone())).await
+        TopicReader::messages(&self.bus, self.settings.topics().dlq())
     }
 }
 
@@ -182,77 +180,4 @@ pub fn outcomes(attempts: &[DeliveryAttempt]) -> Vec<(u32, Outcome)> {
     attempts.iter().map(|a| (a.attempt, a.outcome())).collect()
 }
 
-/// Everything on one topic, decoded, by a reader of its own consumer group.
-pub struct TopicReader<T> {
-    records: mpsc::Receiver<T>,
-    stop: CancellationToken,
-    topic: String,
-}
-
-impl<T: Send + 'static> TopicReader<T> {
-    async fn start(bus: &Bus, topic: String, decode: fn(&Message) -> Result<T, String>) -> Self {
-        let (tx, records) = mpsc::channel(65_536);
-        let stop = CancellationToken::new();
-        let subscription = Subscription {
-            group: unique_name("reader"),
-            topics: vec![topic.clone()],
-            retry: RetryPolicy::default(),
-            dlq_topic: unique_name("reader-dlq"),
-            start: StartFrom::Earliest,
-        };
-        let handler = move |delivery: switchyard_bus::Delivery| {
-            let tx = tx.clone();
-            async move {
-                let decoded = decode(&delivery.message)
-                    .unwrap_or_else(|e| panic!("undecodable record at {}: {e}", delivery.position));
-                tx.send(decoded)
-                    .await
-                    .map_err(|e| HandlerError::Retry(e.to_string()))
-            }
-        };
-        let subscriber = bus.subscriber.clone();
-        let token = stop.clone();
-        tokio::spawn(async move { subscriber.run(subscription, Arc::new(handler), token).await });
-        Self {
-            records,
-            stop,
-            topic,
-        }
-    }
-
-    /// Collects records until `done` holds for what arrived, or fails after `within`.
-    pub async fn until(&mut self, within: Duration, done: impl Fn(&[T]) -> bool) -> Vec<T>
-    where
-        T: std::fmt::Debug,
-    {
-        let deadline = tokio::time::Instant::now() + within;
-        let mut seen = Vec::new();
-        while !done(&seen) {
-            match tokio::time::timeout_at(deadline, self.records.recv()).await {
-                Ok(Some(record)) => seen.push(record),
-                Ok(None) => panic!("reader of {} stopped", self.topic),
-                Err(_) => panic!(
-                    "{}: condition not met within {within:?}; {} record(s): {seen:#?}",
-                    self.topic,
-                    seen.len()
-                ),
-            }
-        }
-        seen
-    }
-
-    /// Whatever arrives within `quiet`.
-    pub async fn drain(&mut self, quiet: Duration) -> Vec<T> {
-        let mut seen = Vec::new();
-        while let Ok(Some(record)) = tokio::time::timeout(quiet, self.records.recv()).await {
-            seen.push(record);
-        }
-        seen
-    }
-}
-
-impl<T> Drop for TopicReader<T> {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
+pub use switchyard_testkit_bus::TopicReader;

@@ -1,5 +1,7 @@
-//! Test support on the bus, for the services' integration tests: [`TopicReader`] reads
-//! everything a service wrote to a topic, decoded, through a consumer group of its own.
+//! Test support on the bus, for the services' integration tests: [`KafkaStage`] gives a test
+//! topics of its own on the shared Kafka-protocol broker and starts a service binary on them;
+//! [`TopicReader`] reads everything a service wrote to a topic, decoded, through a consumer
+//! group of its own.
 //!
 //! A crate of its own rather than part of `switchyard-testkit` because the bus's own tests
 //! use the testkit: the testkit cannot depend on the bus.
@@ -9,13 +11,114 @@
 use std::{fmt::Debug, sync::Arc, time::Duration};
 
 use switchyard_bus::{Bus, Delivery, HandlerError, RetryPolicy, StartFrom, Subscription};
-use switchyard_domain::Message;
-use switchyard_testkit::unique_name;
+use switchyard_domain::{Event, Message, Topics};
+use switchyard_runtime::settings::{BusBackend, BusSettings};
+use switchyard_testkit::{binary::RunningBinary, infra, unique_name};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Records a reader keeps before its consumer waits for the test to take them.
 const BUFFER: usize = 65_536;
+
+/// Consumer session timeout of the services a stage starts: short, so a test that kills a
+/// member sees its partitions move on soon.
+const SESSION_TIMEOUT_MS: &str = "6000";
+
+/// A topic prefix of the test's own on a Kafka-protocol broker, with a bus over it. Services
+/// started on the stage use the prefix for their topics and their consumer groups, so tests
+/// running side by side never share a topic or a group (a member another test killed would
+/// stall this one's join).
+pub struct KafkaStage {
+    /// `<name>-<unique suffix>`.
+    pub prefix: String,
+    /// The broker's bootstrap addresses.
+    pub brokers: String,
+    /// The test's own bus on the prefix.
+    pub bus: Bus,
+    /// The bus settings; `partitions` is what new topics get.
+    pub settings: BusSettings,
+}
+
+impl KafkaStage {
+    /// A fresh prefix starting with `name` on the shared test broker; topics it creates get
+    /// `partitions` partitions. Fails the test, naming the broker, when it is unreachable.
+    pub async fn new(name: &str, partitions: u32) -> Self {
+        Self::on(infra::kafka_brokers(), name, partitions).await
+    }
+
+    /// Like [`KafkaStage::new`], on the given broker.
+    pub async fn on(brokers: String, name: &str, partitions: u32) -> Self {
+        let prefix = unique_name(name);
+        let mut settings = BusSettings {
+            backend: BusBackend::Kafka,
+            partitions,
+            ..BusSettings::default()
+        };
+        settings.kafka.brokers.clone_from(&brokers);
+        settings.kafka.session_timeout_ms = 6_000;
+        settings.topic_prefix = prefix
+            .parse()
+            .unwrap_or_else(|e| panic!("{prefix} is not a topic prefix: {e}"));
+        let bus = Bus::connect(&settings)
+            .await
+            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
+        Self {
+            prefix,
+            brokers,
+            bus,
+            settings,
+        }
+    }
+
+    /// The stage's topic names.
+    #[must_use]
+    pub fn topics(&self) -> Topics {
+        self.settings.topics()
+    }
+
+    /// Creates `topics` (with the stage's partition count) if they do not exist.
+    pub async fn ensure(&self, topics: &[String]) {
+        self.bus
+            .admin
+            .ensure_topics(topics)
+            .await
+            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &self.brokers, &e));
+    }
+
+    /// Publishes events to `<prefix>.events` in binary mode (key = tenant), in order, waiting
+    /// for every acknowledgement.
+    pub async fn publish_events(&self, events: &[Event]) {
+        let topic = self.topics().events();
+        for chunk in events.chunks(500) {
+            let messages = chunk.iter().map(Event::to_binary).collect();
+            self.bus
+                .publisher
+                .publish_batch(&topic, messages)
+                .await
+                .unwrap_or_else(|e| panic!("cannot publish to {topic}: {e}"));
+        }
+    }
+
+    /// Starts service binary `path` on the stage: the Kafka backend on its broker, its topic
+    /// and group prefix and partition count, then `extra` environment.
+    pub async fn start_binary(&self, path: &str, extra: &[(&str, &str)]) -> RunningBinary {
+        let group_prefix = format!("{}.", self.prefix);
+        let partitions = self.settings.partitions.to_string();
+        let mut env = vec![
+            ("SWITCHYARD__BUS__BACKEND", "kafka"),
+            ("SWITCHYARD__BUS__KAFKA__BROKERS", self.brokers.as_str()),
+            (
+                "SWITCHYARD__BUS__KAFKA__SESSION_TIMEOUT_MS",
+                SESSION_TIMEOUT_MS,
+            ),
+            ("SWITCHYARD__BUS__TOPIC_PREFIX", self.prefix.as_str()),
+            ("SWITCHYARD__BUS__GROUP_PREFIX", group_prefix.as_str()),
+            ("SWITCHYARD__BUS__PARTITIONS", partitions.as_str()),
+        ];
+        env.extend_from_slice(extra);
+        RunningBinary::start(path, &env).await
+    }
+}
 
 /// Every record of one topic from its start, decoded, read by a consumer group of its own.
 /// Stops reading when dropped.

@@ -74,7 +74,7 @@ async fn signed_deliveries_verify_independently_and_follow_tenant_and_type_filte
         .map(|n| event("acme", "razorpay.payment.captured", n))
         .collect();
     events.push(event("acme", "razorpay.order.paid", 5));
-    stage.publish(&events).await;
+    stage.publish_events(&events).await;
     let _dispatcher = stage.start(&config("", &endpoints)).await;
 
     let pay = receiver
@@ -161,7 +161,7 @@ async fn a_failing_endpoint_is_retried_on_schedule_until_it_succeeds() {
     let stage = Stage::new(1).await;
     let endpoints = endpoint("acme", "flaky", &receiver.url("/fail/3/flaky"), &["*"]);
     let events: Vec<_> = (0..2).map(|n| event("acme", "order.created", n)).collect();
-    stage.publish(&events).await;
+    stage.publish_events(&events).await;
     let _dispatcher = stage
         .start(&config(
             "retry_schedule = \"300ms 300ms 300ms 300ms 300ms\"\nbreaker_failures = 100",
@@ -235,7 +235,7 @@ async fn every_delivery_ends_delivered_dead_lettered_or_stopped() {
     ]
     .concat();
     let first = event("acme", "order.created", 1);
-    stage.publish(std::slice::from_ref(&first)).await;
+    stage.publish_events(std::slice::from_ref(&first)).await;
     let dispatcher = stage
         .start(&config(
             "retry_schedule = \"200ms 200ms\"\nbreaker_failures = 100",
@@ -298,7 +298,9 @@ async fn every_delivery_ends_delivered_dead_lettered_or_stopped() {
         .unwrap();
 
     // A disabled endpoint receives nothing more; the failing one is still tried.
-    stage.publish(&[event("acme", "order.created", 2)]).await;
+    stage
+        .publish_events(&[event("acme", "order.created", 2)])
+        .await;
     receiver
         .wait_for_count("down", 4, Duration::from_secs(30))
         .await
@@ -331,7 +333,9 @@ async fn a_hanging_endpoint_does_not_delay_the_others() {
         ))
         .await;
     // Warm-up: the group has joined once the first event arrives.
-    stage.publish(&[event("acme", "order.created", 0)]).await;
+    stage
+        .publish_events(&[event("acme", "order.created", 0)])
+        .await;
     receiver
         .wait_for_count("fast", 1, Duration::from_secs(60))
         .await
@@ -344,7 +348,7 @@ async fn a_hanging_endpoint_does_not_delay_the_others() {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs_f64();
-        stage.publish(std::slice::from_ref(&e)).await;
+        stage.publish_events(std::slice::from_ref(&e)).await;
         published.push((e.id().to_string(), at));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -398,7 +402,7 @@ async fn a_dead_endpoint_gets_its_backlog_once_it_is_back() {
         &["*"],
     );
     let events: Vec<_> = (0..20).map(|n| event("acme", "order.created", n)).collect();
-    stage.publish(&events).await;
+    stage.publish_events(&events).await;
     let dispatcher = stage
         .start(&config(
             "breaker_failures = 3\nbreaker_cooldown_secs = 2\nretry_schedule = \"1s 2s 3s 5s 8s 8s 8s 8s\"",
@@ -457,7 +461,9 @@ async fn private_loopback_and_metadata_addresses_are_refused_unless_allowed() {
         ),
     ]
     .concat();
-    stage.publish(&[event("acme", "order.created", 1)]).await;
+    stage
+        .publish_events(&[event("acme", "order.created", 1)])
+        .await;
     let config = format!(
         "[dispatcher]\nallow_private_networks = false\nretry_schedule = \"200ms\"\n\n{endpoints}"
     );
@@ -504,7 +510,7 @@ async fn killed_mid_stream_every_event_is_still_delivered() {
     let events: Vec<_> = (0..EVENTS)
         .map(|n| event(["acme", "globex", "initech"][n % 3], "order.created", n))
         .collect();
-    stage.publish(&events).await;
+    stage.publish_events(&events).await;
     let config = config("", &endpoints);
     let mut dispatcher = stage.start(&config).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);

@@ -60,7 +60,7 @@ async fn a_client_that_never_reads_is_dropped_while_a_fast_client_keeps_receivin
         let events: Vec<_> = (batch * 100..(batch + 1) * 100)
             .map(|n| sized_event(&acme, "pay.captured", n, 16 * 1024))
             .collect();
-        stage.publish(&events).await;
+        stage.publish_events(&events).await;
     }
     let (got, mut latencies) = reader.await.unwrap();
     assert_eq!(
@@ -204,7 +204,7 @@ async fn expired_tokens_and_silent_clients_are_closed_with_their_codes() {
     // says 4009.
     let closed = silent.closed(Duration::from_secs(5)).await;
     assert!(matches!(closed.code, None | Some(4009)), "{closed:?}");
-    stage.publish(&[event(&acme, "a.b", 1)]).await;
+    stage.publish_events(&[event(&acme, "a.b", 1)]).await;
     let message = alive
         .await
         .unwrap()

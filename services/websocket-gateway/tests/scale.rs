@@ -77,7 +77,9 @@ async fn five_thousand_concurrent_connections_on_one_replica_all_receive_an_even
     let after = rss_kib_of_process_with(&stage.prefix);
 
     let published = Instant::now();
-    stage.publish(&[event(&acme, "pay.captured", 7)]).await;
+    stage
+        .publish_events(&[event(&acme, "pay.captured", 7)])
+        .await;
     let received: Vec<_> = stream::iter(clients.iter_mut())
         .map(|client| async move { client.next_json(Duration::from_secs(60)).await })
         .buffer_unordered(512)

@@ -62,7 +62,7 @@ async fn three_clients_with_different_filters_get_every_matching_event_in_order(
             events.push(event(&globex, "pay.captured", n));
         }
     }
-    stage.publish(&events).await;
+    stage.publish_events(&events).await;
 
     let all: Vec<u64> = (0..300).collect();
     let pay: Vec<u64> = all.iter().copied().filter(|n| n % 4 < 2).collect();
@@ -124,7 +124,7 @@ async fn a_forged_filter_never_crosses_tenants_and_bad_tokens_are_refused_before
         .await;
     let mut events: Vec<_> = (0..30).map(|n| event(&acme, "pay.captured", n)).collect();
     events.push(event(&globex, "pay.captured", 30));
-    stage.publish(&events).await;
+    stage.publish_events(&events).await;
     let got = forger.until(WAIT, |m| !m.is_empty()).await;
     assert_eq!(got[0]["tenant"], globex.as_str());
     assert_eq!(numbers(&got), [30]);
@@ -212,7 +212,7 @@ async fn a_client_resumes_without_loss_within_the_history_and_is_told_of_a_gap_b
     let stage = &stage;
     let publish_range = |range: std::ops::Range<usize>| {
         let events: Vec<_> = range.map(|n| event(&acme, "pay.captured", n)).collect();
-        async move { stage.publish(&events).await }
+        async move { stage.publish_events(&events).await }
     };
 
     let mut client = gateway.ws("", &auth).await;
@@ -262,7 +262,7 @@ async fn a_websocket_client_changes_its_subscription_without_reconnecting() {
     let mut client = gateway
         .ws("types=a.x", &Auth::Header(token(&acme, None, HOUR)))
         .await;
-    stage.publish(&[event(&acme, "a.x", 0)]).await;
+    stage.publish_events(&[event(&acme, "a.x", 0)]).await;
     assert_eq!(numbers(&client.until(WAIT, |m| !m.is_empty()).await), [0]);
 
     client
@@ -272,7 +272,7 @@ async fn a_websocket_client_changes_its_subscription_without_reconnecting() {
     assert_eq!(reply["type"], "switchyard.subscribed", "{reply}");
     assert_eq!(reply["data"]["types"], json!(["b.*"]));
     stage
-        .publish(&[event(&acme, "a.x", 1), event(&acme, "b.y", 2)])
+        .publish_events(&[event(&acme, "a.x", 1), event(&acme, "b.y", 2)])
         .await;
     assert_eq!(numbers(&client.until(WAIT, |m| !m.is_empty()).await), [2]);
 
@@ -281,7 +281,7 @@ async fn a_websocket_client_changes_its_subscription_without_reconnecting() {
         .await;
     let reply = client.until(WAIT, |m| !m.is_empty()).await.remove(0);
     assert_eq!(reply["type"], "switchyard.error", "{reply}");
-    stage.publish(&[event(&acme, "b.z", 3)]).await;
+    stage.publish_events(&[event(&acme, "b.z", 3)]).await;
     assert_eq!(
         numbers(&client.until(WAIT, |m| !m.is_empty()).await),
         [3],
@@ -308,7 +308,7 @@ async fn a_sub_scoped_token_sees_only_its_own_subject() {
     assert_eq!(reply["type"], "switchyard.error", "{reply}");
 
     let events: Vec<_> = (0..9).map(|n| event(&acme, "pay.captured", n)).collect();
-    stage.publish(&events).await;
+    stage.publish_events(&events).await;
     let got = client.until(WAIT, |m| m.len() >= 3).await;
     assert_eq!(numbers(&got), [1, 4, 7]);
     assert!(got.iter().all(|m| m["subject"] == "sub_1"));

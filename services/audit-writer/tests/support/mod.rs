@@ -15,9 +15,9 @@ use switchyard_domain::{
     Event, EventId, EventType, Message, TenantId, Traceparent,
     wire::{DELIVERY_ATTEMPT_CONTENT_TYPE, DeliveryAttempt, delivery_attempt::Outcome},
 };
-use switchyard_runtime::settings::{BusBackend, BusSettings, DatabaseSettings};
+use switchyard_runtime::settings::DatabaseSettings;
 use switchyard_store::Store;
-use switchyard_testkit::{binary::RunningBinary, infra, unique_name};
+use switchyard_testkit::binary::RunningBinary;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_switchyard-audit-writer");
 
@@ -26,11 +26,13 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_switchyard-audit-writer");
 pub const PARTITIONS: u32 = 3;
 
 /// A topic prefix of its own on the shared test broker, with its bus.
-pub struct Stage {
-    pub prefix: String,
-    pub brokers: String,
-    pub bus: Bus,
-    pub settings: BusSettings,
+pub struct Stage(KafkaStage);
+
+impl std::ops::Deref for Stage {
+    type Target = KafkaStage;
+    fn deref(&self) -> &KafkaStage {
+        &self.0
+    }
 }
 
 impl Stage {
@@ -48,76 +50,36 @@ impl Stage {
     /// deliveries partition against [`PARTITIONS`] events partitions leaves each of two
     /// replicas at least one events partition.
     pub async fn with_deliveries_partitions(deliveries: u32) -> Self {
-        let brokers = infra::kafka_brokers();
-        let prefix = unique_name("audit");
-        let mut settings = BusSettings {
-            backend: BusBackend::Kafka,
-            partitions: deliveries,
-            ..BusSettings::default()
-        };
-        settings.kafka.brokers.clone_from(&brokers);
-        settings.kafka.session_timeout_ms = 6_000;
-        settings.topic_prefix = prefix.parse().unwrap();
-        let topics = settings.topics();
+        let stage = KafkaStage::new("audit", PARTITIONS).await;
+        let topics = stage.topics();
         if deliveries != PARTITIONS {
             // Topics are created with the bus's partition count; an existing one is kept.
-            let bus = Bus::connect(&settings)
+            let mut settings = stage.settings.clone();
+            settings.partitions = deliveries;
+            Bus::connect(&settings)
                 .await
-                .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
-            bus.admin
+                .unwrap()
+                .admin
                 .ensure_topics(&[topics.deliveries()])
                 .await
-                .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
+                .unwrap();
         }
-        settings.partitions = PARTITIONS;
-        let bus = Bus::connect(&settings)
-            .await
-            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
-        bus.admin
-            .ensure_topics(&[topics.events(), topics.deliveries(), topics.dlq()])
-            .await
-            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
-        Self {
-            prefix,
-            brokers,
-            bus,
-            settings,
-        }
+        stage
+            .ensure(&[topics.events(), topics.deliveries(), topics.dlq()])
+            .await;
+        Self(stage)
     }
 
     /// Starts the audit-writer binary on this stage, writing to `database_url`, with
     /// `extra` environment (e.g. a smaller `max_batch`).
     pub async fn start_writer(&self, database_url: &str, extra: &[(&str, &str)]) -> RunningBinary {
-        // A group of the test's own: members of one group id rebalance together across
-        // topics, so a process another test killed would stall this one's join.
-        let group_prefix = format!("{}.", self.prefix);
         let mut env = vec![
-            ("SWITCHYARD__BUS__BACKEND", "kafka"),
-            ("SWITCHYARD__BUS__KAFKA__BROKERS", self.brokers.as_str()),
-            ("SWITCHYARD__BUS__KAFKA__SESSION_TIMEOUT_MS", "6000"),
-            ("SWITCHYARD__BUS__TOPIC_PREFIX", self.prefix.as_str()),
-            ("SWITCHYARD__BUS__GROUP_PREFIX", group_prefix.as_str()),
-            ("SWITCHYARD__BUS__PARTITIONS", "3"),
             ("SWITCHYARD__DATABASE__URL", database_url),
             ("SWITCHYARD__DATABASE__POOL_SIZE", "4"),
             ("SWITCHYARD__DATABASE__CONNECT_TIMEOUT_SECS", "2"),
         ];
         env.extend_from_slice(extra);
-        RunningBinary::start(BINARY, &env).await
-    }
-
-    /// Publishes events to `<prefix>.events` as the processor does (binary mode, key =
-    /// tenant), waiting for every acknowledgement.
-    pub async fn publish_events(&self, events: &[Event]) {
-        let topic = self.settings.topics().events();
-        for chunk in events.chunks(500) {
-            let messages = chunk.iter().map(Event::to_binary).collect();
-            self.bus
-                .publisher
-                .publish_batch(&topic, messages)
-                .await
-                .unwrap();
-        }
+        self.start_binary(BINARY, &env).await
     }
 
     /// Publishes delivery attempts to `<prefix>.deliveries` as the dispatcher does.
@@ -320,4 +282,4 @@ pub fn with_database(url: &str, database: &str) -> String {
     }
 }
 
-pub use switchyard_testkit_bus::TopicReader;
+pub use switchyard_testkit_bus::{KafkaStage, TopicReader};

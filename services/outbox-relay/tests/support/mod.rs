@@ -6,11 +6,10 @@
 
 use std::time::Duration;
 
-use switchyard_bus::Bus;
 use switchyard_domain::{Event, EventId, EventType, Message, TenantId};
-use switchyard_runtime::settings::{BusBackend, BusSettings, DatabaseSettings};
+use switchyard_runtime::settings::DatabaseSettings;
 use switchyard_store::{Store, outbox};
-use switchyard_testkit::{binary::RunningBinary, infra, postgres::TestDatabase, unique_name};
+use switchyard_testkit::{binary::RunningBinary, infra, postgres::TestDatabase};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_switchyard-outbox-relay");
 
@@ -21,10 +20,14 @@ pub const PARTITIONS: u32 = 3;
 pub struct World {
     pub db: TestDatabase,
     pub store: Store,
-    pub prefix: String,
-    pub brokers: String,
-    pub bus: Bus,
-    pub settings: BusSettings,
+    pub kafka: KafkaStage,
+}
+
+impl std::ops::Deref for World {
+    type Target = KafkaStage;
+    fn deref(&self) -> &KafkaStage {
+        &self.kafka
+    }
 }
 
 impl World {
@@ -44,43 +47,16 @@ impl World {
         .await
         .unwrap_or_else(|e| infra::unavailable("PostgreSQL", &db.url, &e));
         store.migrate().await.unwrap();
-        let prefix = unique_name("relay");
-        let mut settings = BusSettings {
-            backend: BusBackend::Kafka,
-            partitions: PARTITIONS,
-            ..BusSettings::default()
-        };
-        settings.kafka.brokers.clone_from(&brokers);
-        settings.kafka.session_timeout_ms = 6_000;
-        settings.topic_prefix = prefix.parse().unwrap();
-        let bus = Bus::connect(&settings)
-            .await
-            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
-        bus.admin
-            .ensure_topics(&[settings.topics().events()])
-            .await
-            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
-        Self {
-            db,
-            store,
-            prefix,
-            brokers,
-            bus,
-            settings,
-        }
+        let kafka = KafkaStage::on(brokers, "relay", PARTITIONS).await;
+        kafka.ensure(&[kafka.topics().events()]).await;
+        Self { db, store, kafka }
     }
 
     /// Starts the relay binary on this world, with `extra` environment on top.
     pub async fn start_relay(&self, extra: &[(&str, &str)]) -> RunningBinary {
-        let mut env = vec![
-            ("SWITCHYARD__DATABASE__URL", self.db.url.as_str()),
-            ("SWITCHYARD__BUS__BACKEND", "kafka"),
-            ("SWITCHYARD__BUS__KAFKA__BROKERS", self.brokers.as_str()),
-            ("SWITCHYARD__BUS__TOPIC_PREFIX", self.prefix.as_str()),
-            ("SWITCHYARD__BUS__PARTITIONS", "3"),
-        ];
+        let mut env = vec![("SWITCHYARD__DATABASE__URL", self.db.url.as_str())];
         env.extend_from_slice(extra);
-        let mut relay = RunningBinary::start(BINARY, &env).await;
+        let mut relay = self.start_binary(BINARY, &env).await;
         wait_ready(&mut relay).await;
         relay
     }
@@ -188,7 +164,7 @@ pub fn number(event: &Event) -> u64 {
     data["n"].as_u64().unwrap()
 }
 
-pub use switchyard_testkit_bus::TopicReader;
+pub use switchyard_testkit_bus::{KafkaStage, TopicReader};
 
 /// A CloudEvent whose record key is its tenant, as every record on the events topic must be.
 fn event_keyed_by_tenant(message: &Message) -> Result<Event, String> {

@@ -6,13 +6,11 @@
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use switchyard_bus::Bus;
 use switchyard_domain::{
     Event, EventId, Headers, Message,
     wire::{self, HttpHeader, RawWebhook},
 };
-use switchyard_runtime::settings::{BusBackend, BusSettings};
-use switchyard_testkit::{binary::RunningBinary, infra, unique_name};
+use switchyard_testkit::binary::RunningBinary;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_switchyard-processor");
 
@@ -46,41 +44,25 @@ pub fn config(extra: &str) -> String {
 }
 
 /// A topic prefix of its own on the shared test broker, with its bus.
-pub struct Stage {
-    pub prefix: String,
-    pub brokers: String,
-    pub bus: Bus,
-    pub settings: BusSettings,
+pub struct Stage(KafkaStage);
+
+impl std::ops::Deref for Stage {
+    type Target = KafkaStage;
+    fn deref(&self) -> &KafkaStage {
+        &self.0
+    }
 }
 
 impl Stage {
     /// A fresh prefix whose raw, events and DLQ topics exist (one partition each, so the
     /// order the test publishes in is the order the processor sees).
     pub async fn new() -> Self {
-        let brokers = infra::kafka_brokers();
-        let prefix = unique_name("processor");
-        let mut settings = BusSettings {
-            backend: BusBackend::Kafka,
-            partitions: 1,
-            ..BusSettings::default()
-        };
-        settings.kafka.brokers.clone_from(&brokers);
-        settings.kafka.session_timeout_ms = 6_000;
-        settings.topic_prefix = prefix.parse().unwrap();
-        let bus = Bus::connect(&settings)
-            .await
-            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
-        let topics = settings.topics();
-        bus.admin
-            .ensure_topics(&[topics.ingest_raw(), topics.events(), topics.dlq()])
-            .await
-            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
-        Self {
-            prefix,
-            brokers,
-            bus,
-            settings,
-        }
+        let stage = KafkaStage::new("processor", 1).await;
+        let topics = stage.topics();
+        stage
+            .ensure(&[topics.ingest_raw(), topics.events(), topics.dlq()])
+            .await;
+        Self(stage)
     }
 
     /// Starts the processor binary on this stage with `config` (TOML).
@@ -89,20 +71,10 @@ impl Stage {
         let path: PathBuf = dir.path().join("switchyard.toml");
         std::fs::write(&path, config).unwrap();
         let path = path.to_str().unwrap().to_owned();
-        // A group of the test's own: members of one group id rebalance together across
-        // topics, so a process another test killed would stall this one's join.
-        let group_prefix = format!("{}.", self.prefix);
-        let env = [
-            ("SWITCHYARD_CONFIG", path.as_str()),
-            ("SWITCHYARD__BUS__BACKEND", "kafka"),
-            ("SWITCHYARD__BUS__KAFKA__BROKERS", self.brokers.as_str()),
-            ("SWITCHYARD__BUS__KAFKA__SESSION_TIMEOUT_MS", "6000"),
-            ("SWITCHYARD__BUS__TOPIC_PREFIX", self.prefix.as_str()),
-            ("SWITCHYARD__BUS__GROUP_PREFIX", group_prefix.as_str()),
-            ("SWITCHYARD__BUS__PARTITIONS", "1"),
-        ];
         Processor {
-            binary: RunningBinary::start(BINARY, &env).await,
+            binary: self
+                .start_binary(BINARY, &[("SWITCHYARD_CONFIG", path.as_str())])
+                .await,
             _config: dir,
         }
     }
@@ -206,4 +178,4 @@ fn raw_message(raw: &RawWebhook) -> Message {
     }
 }
 
-pub use switchyard_testkit_bus::TopicReader;
+pub use switchyard_testkit_bus::{KafkaStage, TopicReader};

@@ -1,7 +1,7 @@
 //! Support shared by the dispatcher's integration tests (`mod support;` in a test file).
 
 // Every test binary compiles all of this and uses only part of it.
-#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod receiver;
 pub mod stage;

@@ -1,19 +1,15 @@
 //! A topic prefix of the test's own on the shared Kafka-protocol broker, the dispatcher
 //! binary started on it, and readers of what it wrote.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::path::PathBuf;
 
 use bytes::Bytes;
 use prost::Message as _;
-use switchyard_bus::{Bus, HandlerError, RetryPolicy, StartFrom, Subscription};
 use switchyard_domain::{
     Event, EventId, EventType, Headers, Message, TenantId,
     wire::{DeliveryAttempt, delivery_attempt::Outcome},
 };
-use switchyard_runtime::settings::{BusBackend, BusSettings};
-use switchyard_testkit::{binary::RunningBinary, infra, unique_name};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use switchyard_testkit::binary::RunningBinary;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_switchyard-webhook-dispatcher");
 /// The Standard Webhooks secret of the examples; the receivers verify with it.
@@ -21,40 +17,25 @@ pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// A second secret, for rotation.
 pub const NEW_SECRET: &str = "whsec_dGhlIG5ldyBzZWNyZXQgYWZ0ZXIgcm90YXRpb24h";
 
-pub struct Stage {
-    pub prefix: String,
-    pub brokers: String,
-    pub bus: Bus,
-    pub settings: BusSettings,
+/// The test's own topics, with the dispatcher's started.
+pub struct Stage(KafkaStage);
+
+impl std::ops::Deref for Stage {
+    type Target = KafkaStage;
+    fn deref(&self) -> &KafkaStage {
+        &self.0
+    }
 }
 
 impl Stage {
     /// A fresh prefix with `partitions` per topic.
     pub async fn new(partitions: u32) -> Self {
-        let brokers = infra::kafka_brokers();
-        let prefix = unique_name("dispatch");
-        let mut settings = BusSettings {
-            backend: BusBackend::Kafka,
-            partitions,
-            ..BusSettings::default()
-        };
-        settings.kafka.brokers.clone_from(&brokers);
-        settings.kafka.session_timeout_ms = 6_000;
-        settings.topic_prefix = prefix.parse().unwrap();
-        let bus = Bus::connect(&settings)
-            .await
-            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
-        let topics = settings.topics();
-        bus.admin
-            .ensure_topics(&[topics.events(), topics.deliveries(), topics.dlq()])
-            .await
-            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
-        Self {
-            prefix,
-            brokers,
-            bus,
-            settings,
-        }
+        let stage = KafkaStage::new("dispatch", partitions).await;
+        let topics = stage.topics();
+        stage
+            .ensure(&[topics.events(), topics.deliveries(), topics.dlq()])
+            .await;
+        Self(stage)
     }
 
     /// Starts the dispatcher with `config` (TOML), loopback receivers allowed unless the
@@ -64,33 +45,11 @@ impl Stage {
         let path: PathBuf = dir.path().join("switchyard.toml");
         std::fs::write(&path, config).unwrap();
         let path = path.to_str().unwrap().to_owned();
-        let group_prefix = format!("{}.", self.prefix);
-        let partitions = self.settings.partitions.to_string();
-        let env = [
-            ("SWITCHYARD_CONFIG", path.as_str()),
-            ("SWITCHYARD__BUS__BACKEND", "kafka"),
-            ("SWITCHYARD__BUS__KAFKA__BROKERS", self.brokers.as_str()),
-            ("SWITCHYARD__BUS__KAFKA__SESSION_TIMEOUT_MS", "6000"),
-            ("SWITCHYARD__BUS__TOPIC_PREFIX", self.prefix.as_str()),
-            ("SWITCHYARD__BUS__GROUP_PREFIX", group_prefix.as_str()),
-            ("SWITCHYARD__BUS__PARTITIONS", partitions.as_str()),
-        ];
         Dispatcher {
-            binary: RunningBinary::start(BINARY, &env).await,
+            binary: self
+                .start_binary(BINARY, &[("SWITCHYARD_CONFIG", path.as_str())])
+                .await,
             _config: dir,
-        }
-    }
-
-    /// Publishes events to `<prefix>.events` in binary mode, in order.
-    pub async fn publish(&self, events: &[Event]) {
-        let topic = self.settings.topics().events();
-        for chunk in events.chunks(500) {
-            let messages = chunk.iter().map(Event::to_binary).collect();
-            self.bus
-                .publisher
-                .publish_batch(&topic, messages)
-                .await
-                .unwrap();
         }
     }
 
@@ -180,4 +139,4 @@ pub fn outcomes(attempts: &[DeliveryAttempt]) -> Vec<(u32, Outcome)> {
     attempts.iter().map(|a| (a.attempt, a.outcome())).collect()
 }
 
-pub use switchyard_testkit_bus::TopicReader;
+pub use switchyard_testkit_bus::{KafkaStage, TopicReader};

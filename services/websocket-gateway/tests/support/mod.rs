@@ -19,63 +19,38 @@ use hmac::{Hmac, Mac as _};
 use secrecy::SecretString;
 use sha2::Sha256;
 use switchyard_auth::{Scope, Scopes, TokenSpec, mint_hs256};
-use switchyard_bus::Bus;
 use switchyard_domain::{Event, EventId, EventType, TenantId};
-use switchyard_runtime::settings::{BusBackend, BusSettings};
-use switchyard_testkit::{binary::RunningBinary, infra, unique_name};
+use switchyard_testkit::binary::RunningBinary;
 
 use self::clients::{Auth, WsClient};
+pub use switchyard_testkit_bus::KafkaStage;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_switchyard-websocket-gateway");
 pub const SECRET: &str = "a websocket-gateway test secret of 32+ bytes";
 
-pub struct Stage {
-    pub prefix: String,
-    pub brokers: String,
-    pub bus: Bus,
-    pub settings: BusSettings,
+/// The test's own topics, with gateways started on them.
+pub struct Stage(KafkaStage);
+
+impl std::ops::Deref for Stage {
+    type Target = KafkaStage;
+    fn deref(&self) -> &KafkaStage {
+        &self.0
+    }
 }
 
 impl Stage {
     /// A fresh prefix with `partitions` per topic.
     pub async fn new(partitions: u32) -> Self {
-        let brokers = infra::kafka_brokers();
-        let prefix = unique_name("wsgw");
-        let mut settings = BusSettings {
-            backend: BusBackend::Kafka,
-            partitions,
-            ..BusSettings::default()
-        };
-        settings.kafka.brokers.clone_from(&brokers);
-        settings.topic_prefix = prefix.parse().unwrap();
-        let bus = Bus::connect(&settings)
-            .await
-            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
-        bus.admin
-            .ensure_topics(&[settings.topics().events()])
-            .await
-            .unwrap_or_else(|e| infra::unavailable("Kafka-protocol broker", &brokers, &e));
-        Self {
-            prefix,
-            brokers,
-            bus,
-            settings,
-        }
+        let stage = KafkaStage::new("wsgw", partitions).await;
+        stage.ensure(&[stage.topics().events()]).await;
+        Self(stage)
     }
 
     /// Starts the gateway with `extra` environment (e.g. `SWITCHYARD__WEBSOCKET__*`) and waits
     /// until its consumer is live: a probe event published now reaches a probe client.
     pub async fn start(&self, extra: &[(&str, &str)]) -> Gateway {
-        let group_prefix = format!("{}.", self.prefix);
-        let partitions = self.settings.partitions.to_string();
         let mut env = vec![
             ("SWITCHYARD__AUTH__JWT_HS256_SECRET", SECRET),
-            ("SWITCHYARD__BUS__BACKEND", "kafka"),
-            ("SWITCHYARD__BUS__KAFKA__BROKERS", self.brokers.as_str()),
-            ("SWITCHYARD__BUS__KAFKA__SESSION_TIMEOUT_MS", "6000"),
-            ("SWITCHYARD__BUS__TOPIC_PREFIX", self.prefix.as_str()),
-            ("SWITCHYARD__BUS__GROUP_PREFIX", group_prefix.as_str()),
-            ("SWITCHYARD__BUS__PARTITIONS", partitions.as_str()),
             ("SWITCHYARD__SHUTDOWN__DRAIN_TIMEOUT_SECS", "5"),
             // A line per request and per connection would fill the log pipe of tests that open
             // thousands (the test reads logs only up to the `listening` line), and a full pipe
@@ -86,7 +61,7 @@ impl Stage {
             ),
         ];
         env.extend_from_slice(extra);
-        let binary = RunningBinary::start(BINARY, &env).await;
+        let binary = self.start_binary(BINARY, &env).await;
         let gateway = Gateway { binary };
         self.wait_until_live(&gateway).await;
         gateway
@@ -106,23 +81,10 @@ impl Stage {
                 tokio::time::Instant::now() < deadline,
                 "the gateway's consumer never went live"
             );
-            self.publish(&[event(tenant, "probe.ping", n)]).await;
+            self.publish_events(&[event(tenant, "probe.ping", n)]).await;
             if probe.next_json(Duration::from_millis(500)).await.is_some() {
                 return;
             }
-        }
-    }
-
-    /// Publishes events to `<prefix>.events` in binary mode, in order.
-    pub async fn publish(&self, events: &[Event]) {
-        let topic = self.settings.topics().events();
-        for chunk in events.chunks(500) {
-            let messages = chunk.iter().map(Event::to_binary).collect();
-            self.bus
-                .publisher
-                .publish_batch(&topic, messages)
-                .await
-                .unwrap();
         }
     }
 }

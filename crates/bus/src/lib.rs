@@ -24,7 +24,7 @@ use std::{sync::Arc, time::Instant};
 
 use async_trait::async_trait;
 pub use error::BusError;
-pub use process::{DLQ_ATTEMPTS, DLQ_GROUP, DLQ_ORIGIN, DLQ_REASON, DLQ_TOPIC};
+pub use process::{DLQ_ATTEMPTS, DLQ_GROUP, DLQ_ORIGIN, DLQ_REASON, DLQ_TOPIC, DeadLetter};
 pub use record::{Ack, Delivery, Position};
 pub use subscription::{BatchHandler, Handler, HandlerError, RetryPolicy, StartFrom, Subscription};
 use switchyard_domain::Message;

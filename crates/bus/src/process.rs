@@ -24,6 +24,44 @@ pub const DLQ_GROUP: &str = "dlq-group";
 /// Header with the record's partition and position in its original topic.
 pub const DLQ_ORIGIN: &str = "dlq-origin";
 
+/// Longest `dlq-reason` kept: the reason is for a person, and a record's headers are not the
+/// place for a whole error chain.
+const MAX_REASON_BYTES: usize = 1024;
+
+/// Why and from where a record is dead-lettered: the `dlq-*` headers every DLQ record carries,
+/// whoever writes it (a consumer giving up, the outbox relay, the webhook dispatcher), so the
+/// gateway can show and redrive them alike.
+#[derive(Debug, Clone, Copy)]
+pub struct DeadLetter<'a> {
+    /// Why, for a person (cut to 1 KiB on a character boundary).
+    pub reason: &'a str,
+    /// The topic the record belongs on (where a redrive sends it).
+    pub topic: &'a str,
+    /// Attempts made before giving up.
+    pub attempts: u32,
+    /// Who gave up: a consumer group or a service.
+    pub group: &'a str,
+    /// Where the record was: `<partition>@<position>`, or the writer's own locator.
+    pub origin: &'a str,
+}
+
+impl DeadLetter<'_> {
+    /// `message` with the `dlq-*` headers set.
+    #[must_use]
+    pub fn mark(&self, mut message: Message) -> Message {
+        let headers = &mut message.headers;
+        headers.insert(
+            DLQ_REASON,
+            truncate(self.reason, MAX_REASON_BYTES).to_owned(),
+        );
+        headers.insert(DLQ_TOPIC, self.topic.to_owned());
+        headers.insert(DLQ_ATTEMPTS, self.attempts.to_string());
+        headers.insert(DLQ_GROUP, self.group.to_owned());
+        headers.insert(DLQ_ORIGIN, self.origin.to_owned());
+        message
+    }
+}
+
 /// The outcome that lets the backend acknowledge.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Done {
@@ -251,21 +289,15 @@ impl Processor {
         reason: &str,
         stop: &CancellationToken,
     ) -> Result<(), BusError> {
-        let mut message: Message = delivery.message.clone();
-        message
-            .headers
-            .insert(DLQ_REASON, truncate(reason, 1024).to_owned());
-        message.headers.insert(DLQ_TOPIC, delivery.topic.clone());
-        message
-            .headers
-            .insert(DLQ_ATTEMPTS, delivery.attempt.to_string());
-        message
-            .headers
-            .insert(DLQ_GROUP, self.subscription.group.clone());
-        message.headers.insert(
-            DLQ_ORIGIN,
-            format!("{}@{}", delivery.partition, delivery.position),
-        );
+        let origin = format!("{}@{}", delivery.partition, delivery.position);
+        let message = DeadLetter {
+            reason,
+            topic: &delivery.topic,
+            attempts: delivery.attempt,
+            group: &self.subscription.group,
+            origin: &origin,
+        }
+        .mark(delivery.message.clone());
         let mut attempt = 1;
         loop {
             match self
@@ -297,4 +329,35 @@ fn truncate(s: &str, max: usize) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_keeps_whole_characters() {
+        assert_eq!(truncate("abc", 10), "abc");
+        assert_eq!(truncate("abcdef", 3), "abc");
+        // "é" is two bytes: cutting inside it drops it whole.
+        assert_eq!(truncate("aé", 2), "a");
+    }
+
+    #[test]
+    fn a_dead_letter_carries_every_dlq_header() {
+        let marked = DeadLetter {
+            reason: &"x".repeat(5_000),
+            topic: "t",
+            attempts: 3,
+            group: "g",
+            origin: "2@17",
+        }
+        .mark(Message::default());
+        let header = |name| marked.headers.get_str(name).map(str::len);
+        assert_eq!(header(DLQ_REASON), Some(MAX_REASON_BYTES));
+        assert_eq!(marked.headers.get_str(DLQ_TOPIC), Some("t"));
+        assert_eq!(marked.headers.get_str(DLQ_ATTEMPTS), Some("3"));
+        assert_eq!(marked.headers.get_str(DLQ_GROUP), Some("g"));
+        assert_eq!(marked.headers.get_str(DLQ_ORIGIN), Some("2@17"));
+    }
 }

@@ -36,6 +36,15 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// For failures that say a dependency is away (the broker, a database), never that the
+    /// record is bad: keep trying, from 200 ms up to 10 s apart, and never dead-letter a good
+    /// record for an outage.
+    pub const UNTIL_BACK: Self = Self {
+        max_attempts: u32::MAX,
+        initial_backoff: Duration::from_millis(200),
+        max_backoff: Duration::from_secs(10),
+    };
+
     /// The wait after failed attempt `attempt` (1-based): exponential, capped, with "equal
     /// jitter" (half fixed, half random) so a fleet of consumers does not retry in lockstep.
     #[must_use]

@@ -174,6 +174,9 @@ pub struct Service {
 impl Service {
     /// Starts assembling `info`'s service from `settings`.
     pub fn builder(info: &'static ServiceInfo, settings: Settings) -> ServiceBuilder {
+        // Metrics registered while the service is being built (handles kept for the hot
+        // path) must reach the real recorder, not the no-op one the facade starts with.
+        metrics::handle();
         ServiceBuilder {
             info,
             settings,
@@ -296,6 +299,8 @@ where
     for key in &loaded.unknown_keys {
         tracing::warn!(key = %key, "unknown configuration key ignored; check its spelling");
     }
+    // Before `build`: a service may register metric handles before it creates its builder.
+    metrics::handle();
     let code = serve(info, build, loaded.settings).await;
     telemetry.shutdown();
     code

@@ -14,18 +14,13 @@ use std::{
 };
 
 use chrono::Utc;
-use switchyard_bus::{
-    BusError, DLQ_ATTEMPTS, DLQ_GROUP, DLQ_ORIGIN, DLQ_REASON, DLQ_TOPIC, Publisher, RetryPolicy,
-};
+use switchyard_bus::{BusError, DeadLetter, Publisher, RetryPolicy};
 use switchyard_domain::Message;
 use switchyard_runtime::Shutdown;
 use switchyard_store::{Store, StoreError, outbox, outbox::UndecodableRow};
 use tokio::sync::Notify;
 
 use crate::instruments::{BatchFailed, BatchPublished, RowSetAside};
-
-/// Longest `dlq-reason` header, in bytes (as the consumers' DLQ writes it).
-const MAX_REASON_LEN: usize = 1024;
 
 /// Where a batch failed; its rows stay pending and are published again later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,15 +217,14 @@ impl Relay {
 
     /// What could be read of `row`, with the headers every DLQ record carries.
     fn dead_letter_record(&self, row: &UndecodableRow) -> Message {
-        let mut message = row.record.clone();
-        let reason = row.error.to_string();
-        let headers = &mut message.headers;
-        headers.insert(DLQ_REASON, truncate(&reason, MAX_REASON_LEN).to_owned());
-        headers.insert(DLQ_TOPIC, self.topic.clone());
-        headers.insert(DLQ_ATTEMPTS, "1");
-        headers.insert(DLQ_GROUP, crate::SERVICE.name);
-        headers.insert(DLQ_ORIGIN, format!("outbox@{}", row.seq));
-        message
+        DeadLetter {
+            reason: &row.error.to_string(),
+            topic: &self.topic,
+            attempts: 1,
+            group: crate::SERVICE.name,
+            origin: &format!("outbox@{}", row.seq),
+        }
+        .mark(row.record.clone())
     }
 
     /// Relays until shutdown: back to back while batches come back full, otherwise on the
@@ -283,30 +277,5 @@ impl Relay {
             }
         }
         tracing::info!("outbox relay stopped");
-    }
-}
-
-/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn truncate_keeps_whole_characters() {
-        assert_eq!(truncate("abc", 10), "abc");
-        assert_eq!(truncate("abcdef", 3), "abc");
-        // "é" is two bytes: cutting inside it drops it whole.
-        assert_eq!(truncate("aé", 2), "a");
     }
 }

@@ -33,11 +33,7 @@ pub(crate) async fn listen(
         .keepalives(true)
         .keepalives_idle(Duration::from_secs(30))
         .application_name("switchyard-outbox-relay-listen");
-    let backoff = RetryPolicy {
-        max_attempts: u32::MAX,
-        initial_backoff: Duration::from_millis(200),
-        max_backoff: Duration::from_secs(10),
-    };
+    let backoff = RetryPolicy::UNTIL_BACK;
     for attempt in 1.. {
         match session(&config, &wake, &shutdown).await {
             Ok(Ended::Shutdown) => return,

@@ -438,11 +438,7 @@ async fn processor(
     let subscription = Subscription {
         group: unique_name("bench-processor"),
         topics: vec![topics.ingest_raw()],
-        retry: RetryPolicy {
-            max_attempts: u32::MAX,
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(10),
-        },
+        retry: RetryPolicy::UNTIL_BACK,
         dlq_topic: topics.dlq(),
         start: StartFrom::Earliest,
     };

@@ -16,7 +16,7 @@ pub mod pipeline;
 pub mod providers;
 pub mod transform;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use switchyard_bus::{Bus, RetryPolicy, StartFrom, Subscription};
@@ -64,11 +64,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
         topics: vec![topics.ingest_raw()],
         // A publish that keeps failing means the broker is away, not that the record is bad:
         // hold the partition and keep trying rather than dead-letter good records.
-        retry: RetryPolicy {
-            max_attempts: u32::MAX,
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(10),
-        },
+        retry: RetryPolicy::UNTIL_BACK,
         dlq_topic: topics.dlq(),
         start: StartFrom::Earliest,
     };

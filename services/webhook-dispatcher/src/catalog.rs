@@ -20,7 +20,7 @@ use switchyard_signatures::{KeyError, Signer};
 use tokio::sync::Semaphore;
 use url::Url;
 
-use crate::breaker::Breaker;
+use crate::{breaker::Breaker, metrics::EndpointMetrics};
 
 /// One endpoint's configuration.
 #[derive(Debug)]
@@ -86,12 +86,14 @@ pub struct Health {
     pub breaker: Breaker,
     /// Requests in flight at once.
     pub slots: Arc<Semaphore>,
+    /// Its counters.
+    pub metrics: EndpointMetrics,
     failing_since: Mutex<Option<SystemTime>>,
     disabled: Mutex<Option<String>>,
 }
 
 impl Health {
-    fn new(settings: &DispatcherSettings) -> Self {
+    fn new(settings: &DispatcherSettings, tenant: &TenantId, id: &EndpointId) -> Self {
         let timeout = Duration::from_millis(settings.timeout_ms);
         Self {
             breaker: Breaker::new(
@@ -103,6 +105,7 @@ impl Health {
             slots: Arc::new(Semaphore::new(
                 usize::try_from(settings.endpoint_concurrency).unwrap_or(1),
             )),
+            metrics: EndpointMetrics::new(tenant, id.as_str()),
             failing_since: Mutex::new(None),
             disabled: Mutex::new(None),
         }
@@ -220,7 +223,7 @@ impl Catalog {
                 *lock(&old.health.disabled) = None;
                 old.health.clone()
             }
-            None => Arc::new(Health::new(&self.settings)),
+            None => Arc::new(Health::new(&self.settings, &config.tenant, &config.id)),
         };
         endpoints.push(Arc::new(Endpoint { config, health }));
         self.index.store(Arc::new(index));
@@ -313,7 +316,11 @@ mod tests {
 
     #[test]
     fn the_failure_clock_starts_at_the_first_failure_and_stops_at_a_success() {
-        let health = Health::new(&DispatcherSettings::default());
+        let health = Health::new(
+            &DispatcherSettings::default(),
+            &TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}")),
+            &EndpointId::parse("orders").unwrap_or_else(|e| panic!("{e}")),
+        );
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
         assert_eq!(health.failed(t0), t0);
         assert_eq!(health.failed(t0 + Duration::from_secs(60)), t0);

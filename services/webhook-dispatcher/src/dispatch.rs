@@ -23,7 +23,7 @@ use std::{
 use bytes::Bytes;
 use futures::future::join_all;
 use prost::Message as _;
-use switchyard_bus::{DLQ_ATTEMPTS, DLQ_REASON, DLQ_TOPIC, Delivery, HandlerError, Publisher};
+use switchyard_bus::{DeadLetter, Delivery, HandlerError, Publisher};
 use switchyard_domain::{
     Event, EventId, EventType, Message, TenantId, Topics,
     wire::{DELIVERY_ATTEMPT_CONTENT_TYPE, DeliveryAttempt, delivery_attempt::Outcome as Recorded},
@@ -34,7 +34,7 @@ use tokio_util::task::TaskTracker;
 use crate::{
     breaker::Admission,
     catalog::{Catalog, Endpoint},
-    metrics,
+    metrics::{self, Terminal},
     retry::{self, Pending, Schedule},
     sender::{Failure, Outcome, Sender},
 };
@@ -221,7 +221,6 @@ impl Dispatcher {
             if retry_stage {
                 match retry::decode(&delivery.message) {
                     Ok(pending) => {
-                        metrics::retry_taken(event.tenant(), &pending.endpoint);
                         if let Some(job) =
                             self.resume(&delivery.message, &event, &pending, &mut outputs)
                         {
@@ -294,12 +293,18 @@ impl Dispatcher {
         pending: &Pending,
         outputs: &mut Outputs,
     ) -> Option<Job> {
+        let endpoint = self.catalog.get(event.tenant(), &pending.endpoint);
+        match &endpoint {
+            Some(endpoint) => endpoint.health.metrics.retry_taken(),
+            None => metrics::retry_taken_for_deleted(event.tenant(), &pending.endpoint),
+        }
         let key = (event.id().as_str().to_owned(), pending.endpoint.clone());
         if self.recent.take(&key) {
             // A handed-over attempt delivered it after this retry was scheduled.
             return None;
         }
-        let Some(endpoint) = self.catalog.get(event.tenant(), &pending.endpoint) else {
+        let Some(endpoint) = endpoint else {
+            metrics::skipped_for_deleted(event.tenant(), &pending.endpoint);
             outputs.attempts.push(self.skipped_record(
                 event,
                 &pending.endpoint,
@@ -310,6 +315,7 @@ impl Dispatcher {
             return None;
         };
         if let Some(reason) = inactive(&endpoint) {
+            endpoint.health.metrics.finished(Terminal::Skipped);
             outputs.attempts.push(self.skipped_record(
                 event,
                 &pending.endpoint,
@@ -347,7 +353,6 @@ impl Dispatcher {
 
     async fn run(self: &Arc<Self>, job: Job) -> Outputs {
         let endpoint = job.endpoint.clone();
-        let tenant = endpoint.config.tenant.clone();
         if endpoint.health.breaker.admit(Instant::now()) == Admission::Refused {
             let outcome = Outcome::not_sent(
                 Failure::CircuitOpen,
@@ -363,7 +368,7 @@ impl Dispatcher {
         let Some(slot) = slot else {
             // Every slot stayed busy for longer than a partition may wait: try again at the
             // next retry's time without using up an attempt.
-            metrics::deferred(&tenant, endpoint.config.id.as_str(), "busy");
+            endpoint.health.metrics.deferred(true);
             let stage = job.attempt.saturating_sub(1).max(1);
             let wait = self
                 .schedule
@@ -400,7 +405,7 @@ impl Dispatcher {
 
     fn schedule_retry(&self, job: &Job, stage: u32, attempt: u32, due: SystemTime) -> Outputs {
         let endpoint = &job.endpoint.config;
-        metrics::retry_scheduled(&endpoint.tenant, endpoint.id.as_str());
+        job.endpoint.health.metrics.retry_scheduled();
         let mut outputs = Outputs::default();
         outputs.retries.push((
             stage,
@@ -418,8 +423,7 @@ impl Dispatcher {
 
     /// Schedules the next attempt now and lets this one finish in the background.
     fn hand_over(self: &Arc<Self>, job: Job, attempt: tokio::task::JoinHandle<Outcome>) -> Outputs {
-        let endpoint = &job.endpoint.config;
-        metrics::deferred(&endpoint.tenant, endpoint.id.as_str(), "slow");
+        job.endpoint.health.metrics.deferred(false);
         let next = job.attempt + 1;
         // Due only after this attempt has certainly ended, so the two never overlap.
         let due =
@@ -458,13 +462,14 @@ impl Dispatcher {
         let id = endpoint.config.id.as_str();
         let mut outputs = Outputs::default();
         let now = SystemTime::now();
-        metrics::attempted(tenant, id, outcome);
+        let metrics = &endpoint.health.metrics;
+        metrics.attempted(outcome);
         let Some((failure, reason)) = outcome.failure.clone() else {
             endpoint.health.succeeded();
             outputs
                 .attempts
                 .push(self.attempt_record(job, Recorded::Succeeded, outcome, None, ""));
-            metrics::delivery(tenant, id, "succeeded");
+            metrics.finished(Terminal::Succeeded);
             return (outputs, true);
         };
         if failure != Failure::CircuitOpen && endpoint.health.breaker.failed(Instant::now()) {
@@ -488,7 +493,7 @@ impl Dispatcher {
                 None,
                 &note,
             ));
-            metrics::delivery(tenant, id, "skipped");
+            metrics.finished(Terminal::Skipped);
             return (outputs, true);
         }
         if let Some(due) = scheduled {
@@ -541,7 +546,7 @@ impl Dispatcher {
                 "last_error": reason,
             }),
         ));
-        metrics::delivery(tenant, id, "exhausted");
+        metrics.finished(Terminal::Exhausted);
         tracing::warn!(%tenant, endpoint = id, event = %job.event.id(), %reason, "delivery exhausted its retries");
         (outputs, true)
     }
@@ -591,15 +596,17 @@ impl Dispatcher {
     }
 
     fn dead_letter(&self, job: &Job, reason: &str) -> Message {
-        let mut message = job.record.clone();
-        let headers = &mut message.headers;
-        headers.insert(
-            DLQ_REASON,
-            format!("delivery exhausted its retries: {reason}"),
-        );
-        headers.insert(DLQ_TOPIC, self.topics.events());
-        headers.insert(DLQ_ATTEMPTS, job.attempt.to_string());
-        headers.insert(DLQ_ENDPOINT, job.endpoint.config.id.as_str().to_owned());
+        let mut message = DeadLetter {
+            reason: &format!("delivery exhausted its retries: {reason}"),
+            topic: &self.topics.events(),
+            attempts: job.attempt,
+            group: crate::GROUP,
+            origin: &format!("event {}", job.event.id()),
+        }
+        .mark(job.record.clone());
+        message
+            .headers
+            .insert(DLQ_ENDPOINT, job.endpoint.config.id.as_str().to_owned());
         message
     }
 
@@ -633,7 +640,6 @@ impl Dispatcher {
         attempt: u32,
         why: &str,
     ) -> Message {
-        metrics::delivery(event.tenant(), endpoint, "skipped");
         let outcome = Outcome::not_sent(Failure::Other, why.to_owned());
         attempt_message(
             event.tenant(),

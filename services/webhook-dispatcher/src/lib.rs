@@ -98,11 +98,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
         topics: read,
         // Handler errors mean the broker is away (records are published before offsets are
         // stored), never a bad record: hold the partition and keep trying.
-        retry: RetryPolicy {
-            max_attempts: u32::MAX,
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(10),
-        },
+        retry: RetryPolicy::UNTIL_BACK,
         dlq_topic: topics.dlq(),
         // Retry topics must be read from their start: a delivery scheduled before the group
         // first committed there would otherwise be skipped.

@@ -48,6 +48,19 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// Every class, in declaration order.
+    pub const ALL: [Self; 9] = [
+        Self::Timeout,
+        Self::Dns,
+        Self::Connect,
+        Self::Tls,
+        Self::RefusedAddress,
+        Self::Status,
+        Self::Gone,
+        Self::CircuitOpen,
+        Self::Other,
+    ];
+
     /// The metric label.
     #[must_use]
     pub fn as_str(self) -> &'static str {

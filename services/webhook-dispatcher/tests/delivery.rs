@@ -426,7 +426,7 @@ async fn a_dead_endpoint_gets_its_backlog_once_it_is_back() {
             "switchyard_dispatcher_attempts_total",
             "class=\"connect\""
         )
-        .is_some(),
+        .is_some_and(|refused| refused > 0.0),
         "{metrics}"
     );
 

@@ -54,7 +54,7 @@ pub use event_type::{EventType, EventTypePattern};
 pub use message::{Header, Headers, Message};
 pub use resource_id::{EndpointId, SourceId};
 pub use tenant::TenantId;
-pub use topics::{TopicPrefix, Topics};
+pub use topics::{CONFIG_SUFFIX, TopicPrefix, Topics};
 pub use traceparent::Traceparent;
 
 /// Why a string was refused as one of the validated identifiers of this crate.

@@ -89,7 +89,25 @@ impl Topics {
     pub fn dlq(&self) -> String {
         self.name("dlq")
     }
+
+    /// Run-time configuration (sources, endpoints) the gateway publishes and every replica of
+    /// ingest, processor and webhook-dispatcher reads from the start. Keyed per entity, so
+    /// Kafka can compact it to the latest record of each.
+    #[must_use]
+    pub fn config(&self) -> String {
+        self.name(CONFIG_SUFFIX)
+    }
+
+    /// The topic `suffix` names under this prefix (`events`, `config`, ...): how a stored
+    /// route (an outbox row's topic) becomes a topic name whatever the deployment's prefix.
+    #[must_use]
+    pub fn with_suffix(&self, suffix: &str) -> String {
+        self.name(suffix)
+    }
 }
+
+/// The suffix of [`Topics::config`].
+pub const CONFIG_SUFFIX: &str = "config";
 
 #[cfg(test)]
 mod tests {
@@ -103,6 +121,8 @@ mod tests {
         assert_eq!(topics.deliveries(), "switchyard.deliveries");
         assert_eq!(topics.delivery_retry(3), "switchyard.deliveries.retry.3");
         assert_eq!(topics.dlq(), "switchyard.dlq");
+        assert_eq!(topics.config(), "switchyard.config");
+        assert_eq!(topics.with_suffix("events"), topics.events());
     }
 
     #[test]

@@ -34,10 +34,11 @@ pub enum Refusal {
     #[error("{0}")]
     BadRequest(String),
     /// A `sub`-restricted token asked for another subject.
-    #[error(
-        "this token may only receive events about its own subject (`sub`): omit `subject` or set it to that"
-    )]
+    #[error("this token may only receive its own events (`sub`): omit `subject` or set it to that")]
     SubjectNotAllowed,
+    /// `own` was asked for by a token without `sub`.
+    #[error("own: only a token with a `sub` claim has events of its own")]
+    NoOwner,
     /// A connection limit is reached.
     #[error(transparent)]
     Limit(#[from] LimitError),
@@ -57,7 +58,7 @@ impl Refusal {
                 "Invalid stream request",
                 detail,
             ),
-            Self::SubjectNotAllowed => Problem::new(
+            Self::SubjectNotAllowed | Self::NoOwner => Problem::new(
                 StatusCode::FORBIDDEN,
                 "subject-not-allowed",
                 "Subject not allowed",
@@ -83,7 +84,9 @@ impl Refusal {
     /// The metric label.
     fn label(&self) -> &'static str {
         match self {
-            Self::Auth(AuthError::MissingScope { .. }) | Self::SubjectNotAllowed => "forbidden",
+            Self::Auth(AuthError::MissingScope { .. })
+            | Self::SubjectNotAllowed
+            | Self::NoOwner => "forbidden",
             Self::Auth(_) => "unauthorized",
             Self::Filter(_) | Self::BadRequest(_) => "bad_request",
             Self::Limit(LimitError::Tenant(_)) => "tenant_limit",
@@ -132,7 +135,7 @@ pub struct Gatekeeper {
     pub auth: Authenticator,
     /// Connection counts.
     pub limits: Arc<Limits>,
-    /// Pins `sub`-carrying tokens to their subject.
+    /// Pins `sub`-carrying tokens to their own events.
     pub restrict_subject_tokens: bool,
     /// The service's shutdown: no new streams once it fired.
     pub stopping: CancellationToken,
@@ -185,7 +188,12 @@ impl Gatekeeper {
             query.get("types").map(String::as_str),
             query.get("subject").map(String::as_str),
         )?;
-        let filter = self.scope_subject(filter, &principal)?;
+        let own = match query.get("own").map(String::as_str) {
+            None | Some("" | "false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(_) => return Err(Refusal::BadRequest("own: must be true or false".into())),
+        };
+        let filter = self.scope(filter, own, &principal)?;
         // EventSource sends `Last-Event-ID` on its own reconnects; `?since=` works on both.
         let last_event_id = (transport == Transport::Sse)
             .then(|| request.headers().get("last-event-id"))
@@ -213,14 +221,28 @@ impl Gatekeeper {
         })
     }
 
-    /// With `restrict_subject_tokens`, a token with `sub` sees only its own subject.
-    pub fn scope_subject(&self, filter: Filter, principal: &Principal) -> Result<Filter, Refusal> {
-        match principal.subject() {
-            Some(own) if self.restrict_subject_tokens => match filter.subject() {
-                None => Ok(filter.with_subject(Some(own.to_owned()))),
-                Some(asked) if asked == own => Ok(filter),
-                Some(_) => Err(Refusal::SubjectNotAllowed),
-            },
+    /// Applies the `sub` claim: with `own`, the filter selects the token's own events (those
+    /// whose subject or owner field is its `sub`). With `restrict_subject_tokens`, a token with
+    /// `sub` gets only its own events whatever it asks; it may still narrow them to the subject
+    /// that is its `sub`.
+    pub fn scope(
+        &self,
+        filter: Filter,
+        own: bool,
+        principal: &Principal,
+    ) -> Result<Filter, Refusal> {
+        let sub = principal.subject();
+        match (sub, filter.subject()) {
+            (None, _) if own => Err(Refusal::NoOwner),
+            (Some(_), Some(_)) if own => Err(Refusal::BadRequest(
+                "subject and own: ask for one subject or for your own events, not both".into(),
+            )),
+            (Some(sub), None) if own || self.restrict_subject_tokens => {
+                Ok(filter.owned_by(sub.to_owned()))
+            }
+            (Some(sub), Some(asked)) if self.restrict_subject_tokens && asked != sub => {
+                Err(Refusal::SubjectNotAllowed)
+            }
             _ => Ok(filter),
         }
     }

@@ -1,5 +1,6 @@
-//! What a connection asked to see: event type patterns and an optional subject. The tenant is
-//! never part of it: it comes from the token alone, so no filter can reach another tenant.
+//! What a connection asked to see: event type patterns, and either one subject or its own
+//! events. The tenant is never part of it: it comes from the token alone, so no filter can
+//! reach another tenant.
 
 use switchyard_domain::{EventType, EventTypePattern, InvalidValue};
 
@@ -14,6 +15,7 @@ pub struct Filter {
     /// Empty means every type.
     types: Vec<EventTypePattern>,
     subject: Option<String>,
+    owner: Option<String>,
 }
 
 /// Why a filter was refused, phrased for the client.
@@ -73,7 +75,11 @@ impl Filter {
             }
             Some(s) => Some(s.to_owned()),
         };
-        Ok(Self { types, subject })
+        Ok(Self {
+            types,
+            subject,
+            owner: None,
+        })
     }
 
     /// The patterns; empty means every type.
@@ -88,18 +94,38 @@ impl Filter {
         self.subject.as_deref()
     }
 
-    /// Replaces the subject (used to pin a `sub`-scoped token to its own subject).
+    /// The owner asked for, if any: events whose subject or owner field is this value (the
+    /// token's `sub`).
     #[must_use]
-    pub fn with_subject(mut self, subject: Option<String>) -> Self {
-        self.subject = subject;
+    pub fn owner(&self) -> Option<&str> {
+        self.owner.as_deref()
+    }
+
+    /// Narrows the filter to the events of `owner` (see [`Filter::owner`]) instead of one
+    /// subject.
+    #[must_use]
+    pub fn owned_by(mut self, owner: String) -> Self {
+        self.subject = None;
+        self.owner = Some(owner);
         self
     }
 
-    /// Whether an event of `event_type` about `subject` is selected.
+    /// Whether an event of `event_type` about `subject`, owned by `owner` (the value of the
+    /// configured data field), is selected.
     #[must_use]
-    pub fn matches(&self, event_type: &EventType, subject: Option<&str>) -> bool {
+    pub fn matches(
+        &self,
+        event_type: &EventType,
+        subject: Option<&str>,
+        owner: Option<&str>,
+    ) -> bool {
         let subject_ok = self.subject.is_none() || self.subject.as_deref() == subject;
-        subject_ok && (self.types.is_empty() || self.types.iter().any(|p| p.matches(event_type)))
+        let owner_ok = self.owner.is_none()
+            || self.owner.as_deref() == subject
+            || self.owner.as_deref() == owner;
+        subject_ok
+            && owner_ok
+            && (self.types.is_empty() || self.types.iter().any(|p| p.matches(event_type)))
     }
 }
 
@@ -114,7 +140,7 @@ mod tests {
     #[test]
     fn no_types_selects_every_type() {
         let filter = Filter::parse(None, None).unwrap();
-        assert!(filter.matches(&t("a.b"), None));
+        assert!(filter.matches(&t("a.b"), None, None));
         assert_eq!(Filter::parse(Some(" , "), None).unwrap(), filter);
         assert_eq!(Filter::parse(Some("a.b,*"), None).unwrap(), filter);
     }
@@ -122,11 +148,24 @@ mod tests {
     #[test]
     fn globs_and_subject_both_apply() {
         let filter = Filter::parse(Some("razorpay.payment.*, github.push"), Some("pay_1")).unwrap();
-        assert!(filter.matches(&t("razorpay.payment.captured"), Some("pay_1")));
-        assert!(filter.matches(&t("github.push"), Some("pay_1")));
-        assert!(!filter.matches(&t("github.push"), Some("pay_2")));
-        assert!(!filter.matches(&t("github.push"), None));
-        assert!(!filter.matches(&t("razorpay.order.paid"), Some("pay_1")));
+        assert!(filter.matches(&t("razorpay.payment.captured"), Some("pay_1"), None));
+        assert!(filter.matches(&t("github.push"), Some("pay_1"), None));
+        assert!(!filter.matches(&t("github.push"), Some("pay_2"), Some("pay_1")));
+        assert!(!filter.matches(&t("github.push"), None, None));
+        assert!(!filter.matches(&t("razorpay.order.paid"), Some("pay_1"), None));
+    }
+
+    #[test]
+    fn an_owner_matches_its_subject_or_its_data_field() {
+        let filter = Filter::parse(Some("a.*"), Some("ignored"))
+            .unwrap()
+            .owned_by("cust_1".into());
+        assert_eq!(filter.subject(), None);
+        assert!(filter.matches(&t("a.b"), Some("cust_1"), None));
+        assert!(filter.matches(&t("a.b"), Some("pay_9"), Some("cust_1")));
+        assert!(!filter.matches(&t("a.b"), Some("pay_9"), Some("cust_2")));
+        assert!(!filter.matches(&t("a.b"), None, None));
+        assert!(!filter.matches(&t("c.d"), Some("cust_1"), Some("cust_1")));
     }
 
     #[test]

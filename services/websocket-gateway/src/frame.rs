@@ -8,7 +8,8 @@
 //! |---|---|---|
 //! | `switchyard.gap` | the resume point is no longer (or was never) in this replica's history | `last_event_id`, `history_starts_at` |
 //! | `switchyard.lagging` | the connection's queue is half full | `queued`, `capacity` |
-//! | `switchyard.subscribed` | a subscription change was applied (WebSocket) | `types`, `subject` |
+//! | `switchyard.subscribed` | a subscription change was applied (WebSocket) | `types`, `subject`, `owner` |
+//! | `switchyard.authenticated` | a fresh token was accepted (WebSocket) | `expires_at` |
 //! | `switchyard.error` | a client message was refused (WebSocket) | `detail` |
 //! | `switchyard.closing` | the stream ends (SSE; WebSocket uses the close frame) | `code`, `reason` |
 
@@ -31,6 +32,9 @@ pub struct EventFrame {
     pub event_type: EventType,
     /// Its subject.
     pub subject: Option<String>,
+    /// The value of the configured owner field in its data (`websocket.owner_field`), which
+    /// clients asking for their own events (`sub`) are matched on besides the subject.
+    pub owner: Option<String>,
     /// When it happened (the event's `time`).
     pub time: DateTime<Utc>,
     /// The structured-mode JSON.
@@ -38,9 +42,10 @@ pub struct EventFrame {
 }
 
 impl EventFrame {
-    /// Encodes `event` once; every connection shares the result.
+    /// Encodes `event` once; every connection shares the result. `owner_field` is a JSON
+    /// pointer (`/customer/id`) into the data naming the event's owner.
     #[must_use]
-    pub fn new(event: &Event) -> Arc<Self> {
+    pub fn new(event: &Event, owner_field: Option<&str>) -> Arc<Self> {
         let json = String::from_utf8(event.to_structured_json())
             // serde_json writes UTF-8; an impossible failure sends an empty object, not a panic.
             .unwrap_or_else(|_| "{}".to_owned());
@@ -48,9 +53,21 @@ impl EventFrame {
             id: event.id().as_str().to_owned(),
             event_type: event.event_type().clone(),
             subject: event.subject().map(str::to_owned),
+            owner: owner_field.and_then(|pointer| owner_of(event, pointer)),
             time: event.time(),
             json: ByteString::from(json),
         })
+    }
+}
+
+/// The string (or number, as written) at `pointer` in `event`'s JSON data. Data that is not
+/// JSON, or has nothing there, has no owner.
+fn owner_of(event: &Event, pointer: &str) -> Option<String> {
+    let data: serde_json::Value = serde_json::from_slice(event.data()).ok()?;
+    match data.pointer(pointer)? {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }
 
@@ -144,7 +161,8 @@ mod tests {
         .data(Some("application/json".into()), r#"{"n":1}"#)
         .build()
         .unwrap();
-        let frame = EventFrame::new(&event);
+        let frame = EventFrame::new(&event, None);
+        assert_eq!(frame.owner, None);
         let json: serde_json::Value = serde_json::from_str(&frame.json).unwrap();
         assert_eq!(json["id"], "evt_1");
         assert_eq!(json["tenant"], "acme");
@@ -155,5 +173,31 @@ mod tests {
         assert_eq!(gap["specversion"], "1.0");
         assert_eq!(gap["source"], CONTROL_SOURCE);
         assert_eq!(gap["data"]["last_event_id"], "evt_0");
+    }
+
+    #[test]
+    fn the_owner_is_read_from_the_configured_data_field() {
+        let event = |data: &'static str| {
+            Event::builder(
+                TenantId::parse("acme").unwrap(),
+                EventId::parse("evt_1").unwrap(),
+                "/acme/test",
+                EventType::parse("a.b").unwrap(),
+            )
+            .data(Some("application/json".into()), data)
+            .build()
+            .unwrap()
+        };
+        let owner = |data, field| EventFrame::new(&event(data), field).owner.clone();
+        let nested = r#"{"payload":{"customer_id":"cust_1"}}"#;
+        assert_eq!(
+            owner(nested, Some("/payload/customer_id")),
+            Some("cust_1".into())
+        );
+        assert_eq!(owner(r#"{"user":42}"#, Some("/user")), Some("42".into()));
+        assert_eq!(owner(nested, Some("/missing")), None);
+        assert_eq!(owner(r#"{"user":{"id":1}}"#, Some("/user")), None);
+        assert_eq!(owner("not json", Some("/user")), None);
+        assert_eq!(owner(nested, None), None);
     }
 }

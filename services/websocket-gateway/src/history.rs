@@ -114,7 +114,7 @@ mod tests {
         )
         .build()
         .unwrap();
-        EventFrame::new(&event)
+        EventFrame::new(&event, None)
     }
 
     fn ids(resume: Resume) -> Vec<String> {

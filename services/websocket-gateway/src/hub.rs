@@ -39,6 +39,7 @@ pub struct Hub {
     next_id: AtomicU64,
     history_size: usize,
     history_ttl: Duration,
+    owner_field: Option<String>,
 }
 
 /// What one event's fan-out did.
@@ -62,14 +63,20 @@ pub struct QueueStats {
 }
 
 impl Hub {
-    /// An empty hub keeping `history_size` events per tenant for `history_ttl`.
+    /// An empty hub keeping `history_size` events per tenant for `history_ttl`, reading each
+    /// event's owner from the JSON pointer `owner_field` when there is one.
     #[must_use]
-    pub fn new(history_size: usize, history_ttl: Duration) -> Arc<Self> {
+    pub fn new(
+        history_size: usize,
+        history_ttl: Duration,
+        owner_field: Option<String>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             rooms: RwLock::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             history_size,
             history_ttl,
+            owner_field,
         })
     }
 
@@ -94,16 +101,17 @@ impl Hub {
 
     /// Records `event` in its tenant's history and offers it to the matching connections.
     pub fn publish(&self, event: &Event, now: Instant) -> Fanout {
-        let frame = EventFrame::new(event);
+        let frame = EventFrame::new(event, self.owner_field.as_deref());
         self.with_room(event.tenant(), |room| {
             let mut room = room.lock().unwrap_or_else(PoisonError::into_inner);
             room.history.push(frame.clone(), now);
             let mut fanout = Fanout::default();
             let mut gone = Vec::new();
-            for subscriber in room
-                .index
-                .matching(&frame.event_type, frame.subject.as_deref())
-            {
+            for subscriber in room.index.matching(
+                &frame.event_type,
+                frame.subject.as_deref(),
+                frame.owner.as_deref(),
+            ) {
                 match subscriber.link.offer(Outbound::Event(frame.clone())) {
                     Offer::Queued => fanout.queued += 1,
                     Offer::Overflowed => {
@@ -136,7 +144,11 @@ impl Hub {
             let mut room = room_arc.lock().unwrap_or_else(PoisonError::into_inner);
             let resume = since.map(|last| {
                 room.history.after(last, now, |frame| {
-                    filter.matches(&frame.event_type, frame.subject.as_deref())
+                    filter.matches(
+                        &frame.event_type,
+                        frame.subject.as_deref(),
+                        frame.owner.as_deref(),
+                    )
                 })
             });
             room.index.insert(Subscriber {
@@ -243,7 +255,7 @@ mod tests {
 
     #[tokio::test]
     async fn events_reach_only_their_tenant_and_matching_filters() {
-        let hub = Hub::new(100, Duration::from_secs(60));
+        let hub = Hub::new(100, Duration::from_secs(60), None);
         let now = Instant::now();
         let (all, mut all_rx) = Link::new(16, CancellationToken::new());
         let (only_b, mut b_rx) = Link::new(16, CancellationToken::new());
@@ -266,7 +278,7 @@ mod tests {
 
     #[tokio::test]
     async fn resume_replays_then_continues_live_without_duplicates() {
-        let hub = Hub::new(100, Duration::from_secs(60));
+        let hub = Hub::new(100, Duration::from_secs(60), None);
         let now = Instant::now();
         for n in 1..=3 {
             hub.publish(&event("acme", "a.x", n), now);
@@ -290,7 +302,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_drops_only_that_connection() {
-        let hub = Hub::new(100, Duration::from_secs(60));
+        let hub = Hub::new(100, Duration::from_secs(60), None);
         let now = Instant::now();
         let (slow, _slow_rx) = Link::new(4, CancellationToken::new());
         let (fast, mut fast_rx) = Link::new(64, CancellationToken::new());
@@ -314,7 +326,7 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_a_membership_leaves_the_room_and_sweep_forgets_it() {
-        let hub = Hub::new(0, Duration::from_secs(60));
+        let hub = Hub::new(0, Duration::from_secs(60), None);
         let now = Instant::now();
         let (link, _rx) = Link::new(4, CancellationToken::new());
         let (membership, _) = hub.join(&tenant("acme"), Filter::everything(), link, None, now);

@@ -1,6 +1,7 @@
 //! A tenant's connections indexed by what they asked for, so an event reaches its matching
-//! connections without a scan of the tenant's others: subject (exact) → event type (exact
-//! hash lookup) or pattern (one test per distinct pattern, however many connections share it).
+//! connections without a scan of the tenant's others: subject or owner (exact) → event type
+//! (exact hash lookup) or pattern (one test per distinct pattern, however many connections
+//! share it).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -98,6 +99,37 @@ pub struct Index {
     subscribers: HashMap<ConnId, Subscriber>,
     any_subject: TypeIndex,
     by_subject: HashMap<String, TypeIndex>,
+    /// Connections asking for their own events: reached by an event's subject or owner.
+    by_owner: HashMap<String, TypeIndex>,
+}
+
+/// Which of an index's maps a filter lives in.
+enum Slot<'a> {
+    Any,
+    Subject(&'a str),
+    Owner(&'a str),
+}
+
+fn slot(filter: &Filter) -> Slot<'_> {
+    match (filter.subject(), filter.owner()) {
+        (_, Some(owner)) => Slot::Owner(owner),
+        (Some(subject), None) => Slot::Subject(subject),
+        (None, None) => Slot::Any,
+    }
+}
+
+fn remove_keyed(
+    map: &mut HashMap<String, TypeIndex>,
+    key: &str,
+    id: ConnId,
+    types: &[EventTypePattern],
+) {
+    if let Some(index) = map.get_mut(key) {
+        index.remove(id, types);
+        if index.is_empty() {
+            map.remove(key);
+        }
+    }
 }
 
 impl Index {
@@ -105,14 +137,12 @@ impl Index {
     pub fn insert(&mut self, subscriber: Subscriber) {
         self.remove(subscriber.id);
         let types = subscriber.filter.types();
-        match subscriber.filter.subject() {
-            None => self.any_subject.insert(subscriber.id, types),
-            Some(subject) => self
-                .by_subject
-                .entry(subject.to_owned())
-                .or_default()
-                .insert(subscriber.id, types),
-        }
+        let index = match slot(&subscriber.filter) {
+            Slot::Any => &mut self.any_subject,
+            Slot::Subject(key) => self.by_subject.entry(key.to_owned()).or_default(),
+            Slot::Owner(key) => self.by_owner.entry(key.to_owned()).or_default(),
+        };
+        index.insert(subscriber.id, types);
         self.subscribers.insert(subscriber.id, subscriber);
     }
 
@@ -120,27 +150,34 @@ impl Index {
     pub fn remove(&mut self, id: ConnId) -> Option<Subscriber> {
         let subscriber = self.subscribers.remove(&id)?;
         let types = subscriber.filter.types();
-        match subscriber.filter.subject() {
-            None => self.any_subject.remove(id, types),
-            Some(subject) => {
-                if let Some(index) = self.by_subject.get_mut(subject) {
-                    index.remove(id, types);
-                    if index.is_empty() {
-                        self.by_subject.remove(subject);
-                    }
-                }
-            }
+        match slot(&subscriber.filter) {
+            Slot::Any => self.any_subject.remove(id, types),
+            Slot::Subject(key) => remove_keyed(&mut self.by_subject, key, id, types),
+            Slot::Owner(key) => remove_keyed(&mut self.by_owner, key, id, types),
         }
         Some(subscriber)
     }
 
-    /// The connections an event of `event_type` about `subject` goes to, each once.
+    /// The connections an event of `event_type` about `subject`, owned by `owner`, goes to,
+    /// each once.
     #[must_use]
-    pub fn matching(&self, event_type: &EventType, subject: Option<&str>) -> Vec<&Subscriber> {
+    pub fn matching(
+        &self,
+        event_type: &EventType,
+        subject: Option<&str>,
+        owner: Option<&str>,
+    ) -> Vec<&Subscriber> {
         let mut ids = Vec::new();
         self.any_subject.collect(event_type, &mut ids);
-        if let Some(index) = subject.and_then(|s| self.by_subject.get(s)) {
-            index.collect(event_type, &mut ids);
+        let keyed = [
+            (&self.by_subject, subject),
+            (&self.by_owner, subject),
+            (&self.by_owner, owner.filter(|o| Some(*o) != subject)),
+        ];
+        for (map, key) in keyed {
+            if let Some(index) = key.and_then(|k| map.get(k)) {
+                index.collect(event_type, &mut ids);
+            }
         }
         // A connection with overlapping patterns was collected once per pattern.
         ids.sort_unstable();
@@ -177,10 +214,25 @@ mod tests {
         }
     }
 
+    fn owner(id: ConnId, types: &str, owner: &str) -> Subscriber {
+        let mut subscriber = sub(id, types, None);
+        subscriber.filter = subscriber.filter.owned_by(owner.to_owned());
+        subscriber
+    }
+
     fn ids(index: &Index, event_type: &str, subject: Option<&str>) -> Vec<ConnId> {
+        owned_ids(index, event_type, subject, None)
+    }
+
+    fn owned_ids(
+        index: &Index,
+        event_type: &str,
+        subject: Option<&str>,
+        owner: Option<&str>,
+    ) -> Vec<ConnId> {
         let event_type = EventType::parse(event_type).unwrap();
         let mut ids: Vec<_> = index
-            .matching(&event_type, subject)
+            .matching(&event_type, subject, owner)
             .iter()
             .map(|s| s.id)
             .collect();
@@ -210,6 +262,31 @@ mod tests {
         assert_eq!(ids(&index, "a.b", Some("alice")), [1, 3]);
         assert_eq!(ids(&index, "a.b", Some("bob")), [2, 3]);
         assert_eq!(ids(&index, "a.b", None), [3]);
+    }
+
+    #[test]
+    fn owners_see_events_by_subject_or_owner_field_once() {
+        let mut index = Index::default();
+        index.insert(owner(1, "", "cust_1"));
+        index.insert(owner(2, "a.*", "cust_2"));
+        index.insert(sub(3, "", Some("cust_1")));
+        assert_eq!(owned_ids(&index, "a.b", Some("cust_1"), None), [1, 3]);
+        assert_eq!(owned_ids(&index, "a.b", Some("pay_1"), Some("cust_1")), [1]);
+        assert_eq!(
+            owned_ids(&index, "a.b", Some("cust_1"), Some("cust_1")),
+            [1, 3]
+        );
+        assert_eq!(
+            owned_ids(&index, "a.b", Some("cust_1"), Some("cust_2")),
+            [1, 2, 3]
+        );
+        assert_eq!(
+            owned_ids(&index, "c.d", Some("pay_1"), Some("cust_2")),
+            Vec::<ConnId>::new()
+        );
+        assert!(index.remove(1).is_some());
+        assert!(index.remove(2).is_some());
+        assert!(index.by_owner.is_empty());
     }
 
     #[test]

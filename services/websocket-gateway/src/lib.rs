@@ -95,6 +95,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
     let hub = Hub::new(
         config.history_size,
         Duration::from_secs(config.history_ttl_secs),
+        Some(config.owner_field.clone()).filter(|f| !f.is_empty()),
     );
     let instance = if config.instance_id.is_empty() {
         let id = uuid::Uuid::now_v7().simple().to_string();

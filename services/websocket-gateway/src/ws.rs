@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
 use bytestring::ByteString;
 use serde::Deserialize;
-use switchyard_auth::Principal;
+use switchyard_auth::{Principal, Scope};
 use tokio::time::Instant;
 
 use crate::{
@@ -81,13 +81,19 @@ pub async fn open(
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 enum Command {
-    /// Replace the filter: `{"type":"subscribe","types":["a.*"],"subject":"x"}`.
+    /// Replace the filter: `{"type":"subscribe","types":["a.*"],"subject":"x"}` or, for a
+    /// token with `sub`, `{"type":"subscribe","own":true}`.
     Subscribe {
         #[serde(default)]
         types: Vec<String>,
         #[serde(default)]
         subject: Option<String>,
+        #[serde(default)]
+        own: bool,
     },
+    /// Extend the connection past its token's `exp` with a fresh token of the same tenant
+    /// and `sub`: `{"type":"auth","token":"..."}`. Answered `switchyard.authenticated`.
+    Auth { token: String },
 }
 
 struct Connection {
@@ -159,7 +165,10 @@ impl Connection {
                 () = &mut expires => Step::End(CloseReason::TokenExpired),
                 incoming = self.messages.recv() => {
                     last_heard = Instant::now();
-                    self.on_client_message(incoming).await
+                    let step = self.on_client_message(incoming).await;
+                    // A fresh token (`auth` message) moves the deadline.
+                    expires.as_mut().reset(Instant::now() + expiry(&self.principal));
+                    step
                 }
                 message = self.queue.recv() => match message {
                     Some(message) => self.write(message).await,
@@ -228,7 +237,7 @@ impl Connection {
             },
             Some(Ok(AggregatedMessage::Pong(_))) => Step::Continue,
             Some(Ok(AggregatedMessage::Text(text))) => {
-                let reply = self.on_command(&text);
+                let reply = self.on_command(&text).await;
                 self.write(Outbound::Control(reply)).await
             }
             Some(Ok(AggregatedMessage::Binary(_)) | Err(_)) => {
@@ -237,23 +246,29 @@ impl Connection {
         }
     }
 
-    /// Applies a subscription change; answers `switchyard.subscribed` or `switchyard.error`.
-    fn on_command(&self, text: &str) -> ByteString {
-        let command = match serde_json::from_str::<Command>(text) {
-            Ok(command) => command,
-            Err(error) => {
-                return error_message(&format!(
-                    r#"unreadable message ({error}); send {{"type":"subscribe","types":["a.*"],"subject":null}}"#
-                ));
-            }
-        };
-        let Command::Subscribe { types, subject } = command;
-        let filter = Filter::from_parts(types.iter().map(String::as_str), subject.as_deref())
+    /// Applies a subscription change or a fresh token; answers `switchyard.subscribed`,
+    /// `switchyard.authenticated` or `switchyard.error`.
+    async fn on_command(&mut self, text: &str) -> ByteString {
+        match serde_json::from_str::<Command>(text) {
+            Ok(Command::Subscribe {
+                types,
+                subject,
+                own,
+            }) => self.subscribe(&types, subject.as_deref(), own),
+            Ok(Command::Auth { token }) => self.reauthenticate(&token).await,
+            Err(error) => error_message(&format!(
+                r#"unreadable message ({error}); send {{"type":"subscribe","types":["a.*"],"subject":null}} or {{"type":"auth","token":"..."}}"#
+            )),
+        }
+    }
+
+    fn subscribe(&self, types: &[String], subject: Option<&str>, own: bool) -> ByteString {
+        let filter = Filter::from_parts(types.iter().map(String::as_str), subject)
             .map_err(|e| e.to_string())
             .and_then(|f| {
                 self.streams
                     .gate
-                    .scope_subject(f, &self.principal)
+                    .scope(f, own, &self.principal)
                     .map_err(|e| e.to_string())
             });
         match filter {
@@ -263,6 +278,7 @@ impl Connection {
                     serde_json::json!({
                         "types": filter.types(),
                         "subject": filter.subject(),
+                        "owner": filter.owner(),
                     }),
                 );
                 self.membership.resubscribe(filter);
@@ -270,6 +286,34 @@ impl Connection {
             }
             Err(detail) => error_message(&detail),
         }
+    }
+
+    /// Accepts a token for the same tenant and `sub` (a different identity must reconnect:
+    /// its filter and limits were decided for the old one) and moves the connection's
+    /// deadline to its `exp`.
+    async fn reauthenticate(&mut self, token: &str) -> ByteString {
+        let principal = match self.streams.gate.auth.authenticate(token).await {
+            Ok(principal) => principal,
+            Err(error) => return error_message(&format!("auth: {error}")),
+        };
+        if principal.tenant() != self.principal.tenant()
+            || principal.subject() != self.principal.subject()
+        {
+            return error_message(
+                "auth: the new token must be for the same tenant and sub; reconnect to change identity",
+            );
+        }
+        if let Err(error) = principal.require(Scope::EventsRead) {
+            return error_message(&format!("auth: {error}"));
+        }
+        let expires_at = principal.expires_at();
+        self.principal = principal;
+        frame::control(
+            "switchyard.authenticated",
+            serde_json::json!({
+                "expires_at": expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            }),
+        )
     }
 }
 

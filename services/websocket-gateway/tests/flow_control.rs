@@ -171,6 +171,20 @@ async fn expired_tokens_and_silent_clients_are_closed_with_their_codes() {
     let mut expiring_sse = SseClient::connect(gateway.http_url(), "", &short, None)
         .await
         .unwrap();
+    // A client that renews in time stays; a renewal for another tenant is refused.
+    let mut renewing = gateway.ws("", &short).await;
+    let other = token(&unique_name("globex"), None, HOUR);
+    renewing
+        .send_json(&serde_json::json!({ "type": "auth", "token": other }))
+        .await;
+    let reply = renewing.until(WAIT, |m| !m.is_empty()).await.remove(0);
+    assert_eq!(reply["type"], "switchyard.error", "{reply}");
+    renewing
+        .send_json(&serde_json::json!({ "type": "auth", "token": token(&acme, None, HOUR) }))
+        .await;
+    let reply = renewing.until(WAIT, |m| !m.is_empty()).await.remove(0);
+    assert_eq!(reply["type"], "switchyard.authenticated", "{reply}");
+
     let closed = expiring.closed(Duration::from_secs(10)).await;
     assert_eq!(closed.code, Some(4001), "{closed:?}");
     let end = expiring_sse
@@ -179,6 +193,11 @@ async fn expired_tokens_and_silent_clients_are_closed_with_their_codes() {
         })
         .await;
     assert_eq!(end.last().unwrap().data["data"]["code"], 4001);
+    // Past the first token's expiry, the renewed connection still gets events.
+    stage
+        .publish_events(&[event(&acme, "after.renewal", 7)])
+        .await;
+    assert_eq!(numbers(&renewing.until(WAIT, |m| !m.is_empty()).await), [7]);
 
     // A client that never answers pings (it does not read, so it never pongs).
     let mut silent = gateway

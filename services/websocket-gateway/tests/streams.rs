@@ -290,7 +290,7 @@ async fn a_websocket_client_changes_its_subscription_without_reconnecting() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sub_scoped_token_sees_only_its_own_subject() {
+async fn a_restricted_sub_token_sees_only_its_own_events() {
     let stage = Stage::new(1).await;
     let gateway = stage
         .start(&[("SWITCHYARD__WEBSOCKET__RESTRICT_SUBJECT_TOKENS", "true")])
@@ -312,4 +312,72 @@ async fn a_sub_scoped_token_sees_only_its_own_subject() {
     let got = client.until(WAIT, |m| m.len() >= 3).await;
     assert_eq!(numbers(&got), [1, 4, 7]);
     assert!(got.iter().all(|m| m["subject"] == "sub_1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_asking_for_its_own_events_gets_those_of_its_subject_or_owner_field() {
+    let stage = Stage::new(1).await;
+    let gateway = stage
+        .start(&[("SWITCHYARD__WEBSOCKET__OWNER_FIELD", "/customer/id")])
+        .await;
+    let acme = unique_name("acme");
+    let cust = Auth::Header(token(&acme, Some("cust_1"), HOUR));
+    let mut own = gateway.ws("own=true", &cust).await;
+    let mut everything = gateway.ws("", &cust).await;
+    let anonymous = Auth::Header(token(&acme, None, HOUR));
+    let refused = WsClient::connect(&gateway.ws_url("own=true"), &anonymous).await;
+    assert_eq!(
+        refused.err().map(|(s, _)| s),
+        Some(403),
+        "no sub, no own events"
+    );
+    let refused = WsClient::connect(&gateway.ws_url("own=true&subject=x"), &cust).await;
+    assert_eq!(
+        refused.err().map(|(s, _)| s),
+        Some(400),
+        "own or subject, not both"
+    );
+
+    // Subjects cycle sub_0..sub_2 and owners cust_0..cust_1; cust_1 is also the subject of
+    // event 5 (its owner there is cust_0).
+    let events: Vec<_> = (0..8)
+        .map(|n| {
+            let subject = if n == 5 {
+                "cust_1".to_owned()
+            } else {
+                format!("sub_{}", n % 3)
+            };
+            let data = json!({ "n": n, "customer": { "id": format!("cust_{}", n % 2) } });
+            owned_event(&acme, n, &subject, &data)
+        })
+        .collect();
+    stage.publish_events(&events).await;
+    let got = own.until(WAIT, |m| numbers(m).last() == Some(&7)).await;
+    assert_eq!(numbers(&got), [1, 3, 5, 7]);
+    assert_eq!(
+        numbers(&everything.until(WAIT, |m| m.len() >= 8).await),
+        (0..8).collect::<Vec<_>>(),
+        "without own the token's sub narrows nothing"
+    );
+
+    // Opting out again over the socket.
+    own.send_json(&json!({ "type": "subscribe", "own": false, "types": ["*"] }))
+        .await;
+    let reply = own.until(WAIT, |m| !m.is_empty()).await.remove(0);
+    assert_eq!(reply["type"], "switchyard.subscribed", "{reply}");
+    assert_eq!(reply["data"]["owner"], Value::Null);
+}
+
+fn owned_event(tenant: &str, n: usize, subject: &str, data: &Value) -> switchyard_domain::Event {
+    use switchyard_domain::{Event, EventId, EventType, TenantId};
+    Event::builder(
+        TenantId::parse(tenant).unwrap(),
+        EventId::parse(&format!("evt_{tenant}_{n}")).unwrap(),
+        format!("/{tenant}/test"),
+        EventType::parse("orders.updated").unwrap(),
+    )
+    .subject(Some(subject.to_owned()))
+    .data(Some("application/json".into()), data.to_string())
+    .build()
+    .unwrap()
 }

@@ -23,9 +23,14 @@ pub struct WebsocketSettings {
     pub history_size: usize,
     /// Seconds an event stays resumable; older ones are dropped from the history.
     pub history_ttl_secs: u64,
-    /// When true, a token with a `sub` claim only ever receives events whose subject is its
-    /// `sub`; it may not ask for another subject.
+    /// When true, a token with a `sub` claim only ever receives its own events (see
+    /// `owner_field`); it may not ask for another subject. When false it may opt in with
+    /// `?own=true`.
     pub restrict_subject_tokens: bool,
+    /// JSON pointer into an event's data (e.g. `/payload/customer_id`) naming the `sub` it
+    /// belongs to. A client asking for its own events gets those whose subject or this field
+    /// is its token's `sub`. Empty: the subject alone decides.
+    pub owner_field: String,
     /// Largest message a client may send (subscription changes), in bytes.
     pub max_client_message_bytes: usize,
     /// Most events handed to the fan-out at once per partition.
@@ -44,6 +49,7 @@ impl Default for WebsocketSettings {
             history_size: 1_000,
             history_ttl_secs: 300,
             restrict_subject_tokens: false,
+            owner_field: String::new(),
             max_client_message_bytes: 4_096,
             max_batch: 512,
         }
@@ -99,6 +105,12 @@ impl WebsocketSettings {
         if !(1..=10_000).contains(&self.max_batch) {
             return bad("max_batch", "must be between 1 and 10000");
         }
+        if !self.owner_field.is_empty() && !self.owner_field.starts_with('/') {
+            return bad(
+                "owner_field",
+                "must be empty or a JSON pointer starting with '/', such as /payload/customer_id",
+            );
+        }
         Ok(())
     }
 }
@@ -129,6 +141,13 @@ mod tests {
                 ..base()
             }),
             Some("websocket.max_connections_per_tenant".into())
+        );
+        assert_eq!(
+            key(WebsocketSettings {
+                owner_field: "customer_id".into(),
+                ..base()
+            }),
+            Some("websocket.owner_field".into())
         );
         assert_eq!(
             key(WebsocketSettings {

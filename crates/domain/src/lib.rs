@@ -41,6 +41,7 @@ mod event;
 mod event_id;
 mod event_type;
 mod message;
+pub mod redelivery;
 mod resource_id;
 mod tenant;
 mod topics;

@@ -105,6 +105,40 @@ pub enum StoreError {
         reason: &'static str,
     },
 
+    /// A conditional write of a configuration entity found another version than the caller
+    /// expected (it changed since the caller read it, or it no longer exists): HTTP 409/412.
+    /// The caller's transaction should be rolled back.
+    #[error(
+        "{kind} {tenant}/{id} is at version {}, not {expected}: read it again and retry",
+        actual.map_or_else(|| "none (it does not exist)".to_owned(), |v| v.to_string())
+    )]
+    VersionConflict {
+        /// `source` or `endpoint`.
+        kind: &'static str,
+        /// The entity's tenant.
+        tenant: String,
+        /// The entity's id.
+        id: String,
+        /// The version the caller expected.
+        expected: i64,
+        /// The version stored, `None` when no such entity exists.
+        actual: Option<i64>,
+    },
+
+    /// A create found the entity already there: HTTP 409. The caller's transaction should be
+    /// rolled back.
+    #[error("{kind} {tenant}/{id} already exists (version {version})")]
+    AlreadyExists {
+        /// `source` or `endpoint`.
+        kind: &'static str,
+        /// The entity's tenant.
+        tenant: String,
+        /// The entity's id.
+        id: String,
+        /// Its current version.
+        version: i64,
+    },
+
     /// A stored row no longer decodes into a valid value (written by something else, or by an
     /// older build with looser rules).
     #[error("stored row {what} is invalid: {reason}")]
@@ -147,6 +181,8 @@ impl StoreError {
             | Self::MigrationChecksum { .. }
             | Self::InvalidCursor
             | Self::Unstorable { .. }
+            | Self::VersionConflict { .. }
+            | Self::AlreadyExists { .. }
             | Self::CorruptRow { .. } => false,
         }
     }

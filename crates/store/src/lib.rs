@@ -1,14 +1,22 @@
 //! Switchyard's PostgreSQL adapter: connection pools, schema migrations, the audit event
-//! store, the delivery log and the transactional outbox.
+//! store, the delivery log, the transactional outbox, the configuration the gateway manages
+//! (sources and endpoints) and the dead letters it lists and redrives.
 //!
 //! Services hold one [`Store`] ([`Store::connect`], then [`Store::migrate`] at start-up) and
 //! register [`Store::readiness_check`] with `/readyz`. The audit-writer batches into
 //! [`Store::insert_events`] and [`Store::insert_delivery_attempts`]; the gateway reads with
-//! [`Store::get_event`], [`Store::list_events`] and [`Store::list_deliveries`] and writes
-//! through [`outbox::enqueue`]; the outbox relay drives [`outbox::claim_batch`],
+//! [`Store::get_event`], [`Store::list_events`] and [`Store::list_deliveries`], writes events
+//! through [`outbox::enqueue`], manages sources and endpoints with the [`config`] writes (in
+//! the transaction that enqueues the matching `switchyard.config.*` event with
+//! [`outbox::enqueue_routed`]) and reads them with [`Store::list_sources`],
+//! [`Store::get_source`], [`Store::list_endpoints`] and [`Store::get_endpoint`], and stores
+//! what it consumes from the DLQ with [`Store::insert_dead_letters`], then lists and redrives
+//! it with [`Store::list_dead_letters`], [`Store::get_dead_letter`] and
+//! [`Store::mark_redriven`]; the outbox relay drives [`outbox::claim_batch`],
 //! [`outbox::set_aside`] and [`outbox::mark_published`]. It is not a general repository
-//! layer: it holds only the tables that the event flows of DESIGN §1 rest on, and no
-//! business logic.
+//! layer: it holds only the tables that the event flows of DESIGN §1 and the gateway's API
+//! rest on, and no business logic (a source's or endpoint's spec is opaque JSON here, its
+//! secrets sealed by the gateway before they arrive).
 //!
 //! ```no_run
 //! use switchyard_store::{Store, StoreError, outbox};
@@ -54,10 +62,25 @@
 //!   their locks in one order and cannot deadlock.
 //! - **Every event field round-trips exactly**, including non-UTF-8 data and the
 //!   nanoseconds of `time` that `timestamptz` cannot hold (kept in `time_nanos`).
+//! - **Configuration versions never go back.** Followers of the config topic apply a change
+//!   only above the version they hold, so a deletion takes a version of its own and a
+//!   re-created id continues above it. A per-entity high-water row (`config_versions`) holds
+//!   the count across deletes and doubles as the lock that queues writers of one entity, so
+//!   an `If-Match` check and the write it guards cannot interleave with another writer (a
+//!   global sequence would hand out numbers outside transactions: 8 could commit before 7).
+//! - **Dead letters keep their record exactly**: headers as an ordered JSON array (Kafka
+//!   headers repeat and have an order), each value as text when it is UTF-8 without NUL and as
+//!   base64 otherwise; stored once per DLQ position; UUIDv7 ids stamped with the
+//!   dead-lettering time, so ids sort by time and serve as the keyset cursor.
+//! - **Type patterns are listed per type.** PostgreSQL 15 has no skip scan, so a pattern with
+//!   `*` walks the tenant's distinct types through the type index and merges one bounded scan
+//!   per matching type ([`Store::list_events`]; measured in `events/list.rs`).
 //! - Connections are plain TCP (`NoTls`): the database is reached over the cluster network
 //!   or a sidecar. A URL asking for `sslmode=require` fails to connect rather than silently
 //!   downgrading.
 
+pub mod config;
+mod dead_letters;
 mod deliveries;
 mod error;
 mod event_row;
@@ -69,6 +92,10 @@ mod pool;
 mod readiness;
 mod timing;
 
+pub use config::ConfigRow;
+pub use dead_letters::{
+    DeadLetter, DeadLetterCursor, DeadLetterFilter, DeadLetterPage, NewDeadLetter,
+};
 pub use deadpool_postgres::{Client, GenericClient, Pool, Transaction};
 pub use error::StoreError;
 pub use events::{Cursor, EventFilter, EventPage, MAX_PAGE_SIZE, Order};

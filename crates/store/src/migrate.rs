@@ -34,6 +34,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "outbox_failed",
         sql: include_str!("../migrations/0004_outbox_failed.sql"),
     },
+    Migration {
+        version: 5,
+        name: "gateway",
+        sql: include_str!("../migrations/0005_gateway.sql"),
+    },
 ];
 
 /// Advisory lock key serialising migration runs across replicas ("SWYSMIGR" in ASCII). The

@@ -10,6 +10,10 @@
 //!   a test may stop and start.
 //! - [`binary`]: start a real service binary, talk to it over HTTP, read its JSON logs, stop it
 //!   with SIGTERM.
+//! - [`jwt`]: forged, unsigned and wrong-algorithm tokens for the refusal tests.
+//! - [`receiver`]: webhook receivers to deliver to: one that checks every signature with an
+//!   independent Standard Webhooks implementation (PyPI `standardwebhooks`), and a fast one
+//!   that only counts.
 
 #![allow(clippy::missing_panics_doc)]
 
@@ -17,8 +21,10 @@ pub mod bench;
 pub mod binary;
 pub mod daemon;
 pub mod infra;
+pub mod jwt;
 pub mod postgres;
 pub mod private_postgres;
+pub mod receiver;
 pub mod tansu;
 
 /// A name no other test run uses: `prefix` plus a random suffix, valid as a topic, group,

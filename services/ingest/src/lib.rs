@@ -19,15 +19,19 @@ pub mod rejection;
 pub mod sources;
 pub mod webhook;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use actix_web::web;
 use anyhow::Context as _;
 use switchyard_bus::{Bus, RetryPolicy};
+use switchyard_control::Follower;
 use switchyard_runtime::{Service, ServiceInfo, Settings, Shutdown};
 
 use crate::{
-    client_ip::ClientIpResolver, dedupe::Dedupe, limits::RateLimits, sources::SourceCatalog,
+    client_ip::ClientIpResolver,
+    dedupe::Dedupe,
+    limits::RateLimits,
+    sources::{FollowSources, SourceCatalog},
     webhook::Ingest,
 };
 
@@ -43,8 +47,10 @@ pub static SERVICE: ServiceInfo = ServiceInfo {
 /// How often idle clients are swept from the rate limiter.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
-/// Builds the service from validated settings, bound to `http.bind`; `/readyz` follows the
-/// bus.
+/// Builds the service from validated settings, bound to `http.bind`: the static
+/// `[[sources]]`, then the run-time ones of the config topic as they come; `/readyz` follows
+/// the bus and the config topic (not ready until caught up, so a restarted replica does not
+/// answer 404 for a source created through the API).
 pub async fn build(settings: Settings) -> anyhow::Result<Service> {
     let bus = Bus::connect(&settings.bus).await?;
     let ingest = &settings.ingest;
@@ -60,6 +66,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
         let connection = connect_redis(&settings.dedupe.redis_url).await?;
         dedupe = dedupe.with_redis(connection, settings.bus.topic_prefix.as_str());
     }
+    let follower = Follower::new(
+        SERVICE.name,
+        &settings,
+        Arc::new(FollowSources(catalog.clone())),
+    )?;
     let topic = settings.bus.topics().ingest_raw();
     let state = web::Data::new(Ingest {
         catalog,
@@ -79,8 +90,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
     let routes_state = state.clone();
     let builder = Service::builder(&SERVICE, settings)
         .readiness_check(bus.readiness_check())
+        .readiness_check(follower.readiness_check())
         .routes(move |config| webhook::routes(config, routes_state.clone()));
     let shutdown = builder.shutdown().clone();
+    shutdown.spawn(follower.run(bus.clone(), shutdown.clone()));
     shutdown.spawn(ensure_topic(bus, topic, shutdown.clone()));
     shutdown.spawn(sweep_limits(state, shutdown.clone()));
     Ok(builder.build()?)

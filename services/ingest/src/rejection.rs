@@ -11,12 +11,23 @@ use switchyard_signatures::SignatureError;
 
 use crate::{body::BodyError, limits::Limited};
 
+/// What a sender to a paused source is told to wait before retrying.
+const PAUSED_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 /// Why a webhook was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum Rejection {
     /// No such tenant or source.
     #[error("no source {source_id} is configured for tenant {tenant}")]
     UnknownSource {
+        /// Tenant from the URL.
+        tenant: String,
+        /// Source from the URL.
+        source_id: String,
+    },
+    /// The source is paused; the sender should keep the webhook and retry.
+    #[error("source {source_id} of tenant {tenant} is paused; retry later")]
+    Paused {
         /// Tenant from the URL.
         tenant: String,
         /// Source from the URL.
@@ -51,6 +62,7 @@ impl Rejection {
     pub fn reason(&self) -> &'static str {
         match self {
             Self::UnknownSource { .. } => "unknown_source",
+            Self::Paused { .. } => "source_paused",
             Self::IpNotAllowed(_) => "ip_not_allowed",
             Self::RateLimited(_) => "rate_limited",
             Self::Body(BodyError::TooLarge { .. }) => "too_large",
@@ -76,6 +88,15 @@ impl Rejection {
                 "Unknown source",
                 detail,
             ),
+            // 503, not 404 or 409: providers retry a 5xx, so nothing sent while a source is
+            // paused is lost, and a 4xx makes some of them disable the webhook.
+            Self::Paused { .. } => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "source-paused",
+                "Source paused",
+                detail,
+            )
+            .retry_after(PAUSED_RETRY_AFTER),
             Self::IpNotAllowed(_) => Problem::new(
                 StatusCode::FORBIDDEN,
                 "ip-not-allowed",

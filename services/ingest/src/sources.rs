@@ -8,8 +8,10 @@
 use std::{collections::HashMap, num::NonZeroU32, sync::Arc, time::Duration};
 
 use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use ipnet::IpNet;
+use switchyard_control::{Apply, ConfigChange, ControlError, Kind, Sealer};
 use switchyard_domain::{SourceId, TenantId};
 use switchyard_runtime::settings::{HmacEncoding, Provider, SourceSettings};
 use switchyard_signatures::{Encoding, KeyError, Scheme, Verifier};
@@ -31,6 +33,9 @@ pub struct Source {
     pub allow_ips: Vec<IpNet>,
     /// Largest body accepted.
     pub max_body_bytes: usize,
+    /// Takes no webhooks: they are answered `503` with `Retry-After`, so the provider keeps
+    /// them and delivers them again after the source is resumed.
+    pub paused: bool,
     rate_limit_per_sec: u32,
     limiter: Arc<DefaultDirectRateLimiter>,
     /// `tenant` and `source` metric labels, shared so recording one costs no string copies.
@@ -133,6 +138,7 @@ impl SourceCatalog {
             verifier,
             allow_ips: settings.allow_ips.clone(),
             max_body_bytes: settings.max_body_bytes,
+            paused: settings.paused,
             rate_limit_per_sec: settings.rate_limit_per_sec,
             limiter,
             labels: [
@@ -178,6 +184,39 @@ impl SourceCatalog {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Takes the source changes of the config topic into the catalog.
+pub struct FollowSources(pub SourceCatalog);
+
+impl Apply for FollowSources {
+    fn kind(&self) -> Kind {
+        Kind::Source
+    }
+
+    fn apply(
+        &self,
+        change: &ConfigChange,
+        sealer: &Sealer,
+        _now: DateTime<Utc>,
+    ) -> Result<(), ControlError> {
+        match change {
+            ConfigChange::SourceUpserted { spec, .. } => {
+                let settings = spec.to_settings(sealer)?;
+                self.0
+                    .upsert(&settings)
+                    .map_err(|error| ControlError::Refused {
+                        entity: format!("source {}/{}", spec.tenant, spec.id),
+                        reason: error.reason.to_string(),
+                    })
+            }
+            ConfigChange::SourceDeleted { tenant, id, .. } => {
+                self.0.remove(tenant, id);
+                Ok(())
+            }
+            ConfigChange::EndpointUpserted { .. } | ConfigChange::EndpointDeleted { .. } => Ok(()),
+        }
     }
 }
 
@@ -237,6 +276,7 @@ mod tests {
             hmac: None,
             strict: false,
             transform: TransformSettings::default(),
+            paused: false,
         }
     }
 

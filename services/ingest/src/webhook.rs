@@ -132,6 +132,13 @@ impl Ingest {
         if !source.allows(client) {
             return Err(Rejection::IpNotAllowed(client));
         }
+        // After the allowlist, so a sender that may not post learns nothing of the state.
+        if source.paused {
+            return Err(Rejection::Paused {
+                tenant: source.tenant.to_string(),
+                source_id: source.id.to_string(),
+            });
+        }
         self.limits
             .check_source(source.limiter())
             .and_then(|()| self.limits.check_tenant(&source.tenant))

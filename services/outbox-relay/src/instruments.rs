@@ -94,12 +94,12 @@ pub(crate) struct RowSetAside<'a> {
 impl RowSetAside<'_> {
     pub(crate) fn record(&self) {
         metrics::counter!(FAILED_TOTAL).increment(1);
+        // Not the key: a routed row's key is its route's, not the tenant.
         let tenant = self
             .row
             .record
-            .key
-            .as_deref()
-            .map(String::from_utf8_lossy)
+            .headers
+            .get_str("ce_tenant")
             .unwrap_or_default();
         tracing::error!(
             seq = self.row.seq,

@@ -1,7 +1,9 @@
 //! Moves rows that applications committed to the PostgreSQL outbox onto `<prefix>.events`
 //! (DESIGN §1, §6), so publishing is atomic with the application's own writes: an event
 //! enqueued in a transaction that commits is published at least once, in order per tenant;
-//! one whose transaction rolls back never is.
+//! one whose transaction rolls back never is. A row enqueued with a route (the gateway's
+//! `switchyard.config.*` changes) goes to the topic the route names, `<prefix>.config`,
+//! keyed by the route's key instead of the tenant ([`relay`] says how batches are split).
 //!
 //! The work is the protocol of `switchyard_store::outbox`, one transaction per batch
 //! ([`relay::Relay::relay_once`]): claim up to `outbox.batch_size` rows (tenants are claimed
@@ -41,6 +43,7 @@ use std::{sync::Arc, time::Duration};
 use anyhow::Context as _;
 use secrecy::ExposeSecret as _;
 use switchyard_bus::{Bus, RetryPolicy};
+use switchyard_domain::Topics;
 use switchyard_runtime::{
     Service, ServiceInfo, Settings, Shutdown,
     settings::{DatabaseSettings, OutboxSettings},
@@ -75,8 +78,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
     let store = opening.try_open(&settings.database).await?;
     let parts = Parts {
         store,
-        topic: settings.bus.topics().events(),
-        dlq_topic: settings.bus.topics().dlq(),
+        topics: settings.bus.topics(),
         database: settings.database.clone(),
         outbox: settings.outbox.clone(),
         listen,
@@ -96,8 +98,7 @@ struct Parts {
     /// Connected at start-up, or `None` to connect in the background.
     store: Option<Store>,
     bus: Bus,
-    topic: String,
-    dlq_topic: String,
+    topics: Topics,
     database: DatabaseSettings,
     outbox: OutboxSettings,
     listen: tokio_postgres::Config,
@@ -120,17 +121,17 @@ async fn run(parts: Parts, shutdown: Shutdown) {
         parts.outbox.clone(),
         shutdown.clone(),
     ));
-    let topics = [parts.topic.clone(), parts.dlq_topic.clone()];
+    let topics = Relay::topics_at_start(&parts.topics);
     if !ensure_topics(&parts.bus, &topics, &shutdown).await {
         return;
     }
-    let relay = Relay {
+    let relay = Relay::new(
         store,
-        publisher: parts.bus.publisher.clone(),
-        topic: parts.topic,
-        dlq_topic: parts.dlq_topic,
-        batch_size: parts.outbox.batch_size,
-    };
+        parts.bus.publisher.clone(),
+        parts.bus.admin.clone(),
+        parts.topics,
+        parts.outbox.batch_size,
+    );
     let poll = Duration::from_millis(parts.outbox.poll_interval_ms);
     for _ in 1..parts.outbox.workers {
         shutdown.spawn(relay.clone().run(wake.clone(), poll, shutdown.clone()));
@@ -138,7 +139,7 @@ async fn run(parts: Parts, shutdown: Shutdown) {
     relay.run(wake, poll, shutdown).await;
 }
 
-/// Makes sure the events and DLQ topics exist, retrying while the broker is away; `false`
+/// Makes sure the events, DLQ and config topics exist, retrying while the broker is away; `false`
 /// when shutdown came first.
 async fn ensure_topics(bus: &Bus, topics: &[String], shutdown: &Shutdown) -> bool {
     let backoff = RetryPolicy::default();

@@ -2,22 +2,39 @@
 //! (the protocol of `switchyard_store::outbox`). The loop around it drains while batches come
 //! back full, then sleeps until a `NOTIFY` or the poll interval, and backs off on failure.
 //!
+//! A row with a route (`switchyard_store::outbox::Route`, the gateway's configuration
+//! changes) goes to `<prefix>.<suffix>` under the route's key instead of `<prefix>.events`
+//! under its tenant. A batch is split by destination topic, each topic's records kept in
+//! claim order, and the topics are published concurrently: one broker round trip per topic
+//! per batch, so the common all-events batch is exactly one, as before routes existed. Order
+//! is kept where it exists, within a topic (per tenant on the events topic, per entity key on
+//! the config topic); between two topics there is none to keep, since their consumers read
+//! them independently. Topics other than events, DLQ and config are created on first use.
+//!
 //! A claimed row that no longer decodes into an event can never be published, and left
 //! pending it would hold every later row of its tenant for good. So it is dead-lettered
-//! (what could be read of it, with `dlq-reason`, `dlq-topic` = the events topic and
-//! `dlq-origin` = `outbox@<seq>`) and moved to `outbox_failed`, in the batch's transaction:
-//! committed together with the rows published beside it, or rolled back with them.
+//! (what could be read of it, with `dlq-reason`, `dlq-topic` = the topic it was meant for
+//! and `dlq-origin` = `outbox@<seq>`) and moved to `outbox_failed`, in the batch's
+//! transaction: committed together with the rows published beside it, or rolled back with
+//! them.
 
 use std::{
-    sync::Arc,
+    borrow::Cow,
+    collections::HashSet,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
+use bytes::Bytes;
 use chrono::Utc;
-use switchyard_bus::{BusError, DeadLetter, Publisher, RetryPolicy};
-use switchyard_domain::Message;
+use futures::future::try_join_all;
+use switchyard_bus::{Admin, BusError, DeadLetter, Publisher, RetryPolicy};
+use switchyard_domain::{Message, Topics};
 use switchyard_runtime::Shutdown;
-use switchyard_store::{Store, StoreError, outbox, outbox::UndecodableRow};
+use switchyard_store::{
+    Store, StoreError, outbox,
+    outbox::{OutboxEntry, Route, UndecodableRow},
+};
 use tokio::sync::Notify;
 
 use crate::instruments::{BatchFailed, BatchPublished, RowSetAside};
@@ -65,9 +82,11 @@ pub enum RelayError {
     },
     /// The broker did not acknowledge every record of the batch (some may be stored: they
     /// are published again, with the same event ids).
-    #[error("{events} event(s) not acknowledged by the broker: {source}")]
+    #[error("{events} event(s) for {topic} not acknowledged by the broker: {source}")]
     Publish {
-        /// Records in the batch.
+        /// The topic that failed.
+        topic: String,
+        /// Records of the batch for that topic.
         events: usize,
         /// The bus's error.
         #[source]
@@ -96,22 +115,65 @@ impl RelayError {
     }
 }
 
-/// Moves claimed outbox rows to the events topic.
+/// Moves claimed outbox rows to the events topic, or to the topic their route names.
 #[derive(Clone)]
 pub struct Relay {
-    /// Where the outbox lives.
-    pub store: Store,
-    /// Where events go.
-    pub publisher: Arc<dyn Publisher>,
-    /// `<prefix>.events`.
-    pub topic: String,
+    store: Store,
+    publisher: Arc<dyn Publisher>,
+    admin: Arc<dyn Admin>,
+    topics: Topics,
+    /// `<prefix>.events`, named once.
+    events_topic: String,
     /// `<prefix>.dlq`, where rows that do not decode are reported.
-    pub dlq_topic: String,
-    /// Most rows per transaction (`outbox.batch_size`).
-    pub batch_size: u32,
+    dlq_topic: String,
+    batch_size: u32,
+    /// Topics known to exist: those [`Relay::topics_at_start`] names, and routed ones created
+    /// since. Shared by the relay's worker loops; never held across an await.
+    ensured: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Relay {
+    /// A relay over `store` publishing with `publisher` under `topics`, at most `batch_size`
+    /// rows per transaction. `admin` creates a routed row's topic the first time one goes
+    /// there (other than the ones in [`Relay::topics_at_start`], which the caller ensures
+    /// before relaying).
+    #[must_use]
+    pub fn new(
+        store: Store,
+        publisher: Arc<dyn Publisher>,
+        admin: Arc<dyn Admin>,
+        topics: Topics,
+        batch_size: u32,
+    ) -> Self {
+        let ensured = Self::topics_at_start(&topics).into_iter().collect();
+        Self {
+            store,
+            publisher,
+            admin,
+            events_topic: topics.events(),
+            dlq_topic: topics.dlq(),
+            topics,
+            batch_size,
+            ensured: Arc::new(Mutex::new(ensured)),
+        }
+    }
+
+    /// The topics to create before relaying: events, DLQ, and config (the gateway's routed
+    /// configuration changes).
+    #[must_use]
+    pub fn topics_at_start(topics: &Topics) -> Vec<String> {
+        vec![topics.events(), topics.dlq(), topics.config()]
+    }
+
+    /// The topic a row goes to; borrowed for the events topic, so the common row costs no
+    /// allocation.
+    fn destination(&self, route: Option<&Route>) -> Cow<'_, str> {
+        match route {
+            None => Cow::Borrowed(&self.events_topic),
+            Some(route) => Cow::Owned(self.topics.with_suffix(&route.topic_suffix)),
+        }
+    }
+
     /// Claims up to `batch_size` rows, publishes them in the order claimed (so one tenant's
     /// rows keep their sequence), waits for every acknowledgement, marks them and commits.
     /// Rows that do not decode are dead-lettered and set aside in the same transaction.
@@ -198,20 +260,78 @@ impl Relay {
                     source,
                 })?;
         }
-        if !claimed.entries.is_empty() {
-            let messages = claimed
-                .entries
-                .iter()
-                .map(|entry| entry.event.to_binary())
-                .collect();
+        let batches = self.by_topic(&claimed.entries);
+        self.ensure_routed(&batches).await?;
+        try_join_all(batches.into_iter().map(|(topic, messages)| async move {
+            let events = messages.len();
             self.publisher
-                .publish_batch(&self.topic, messages)
+                .publish_batch(&topic, messages)
                 .await
                 .map_err(|source| RelayError::Publish {
-                    events: claimed.entries.len(),
+                    topic,
+                    events,
                     source,
-                })?;
+                })
+        }))
+        .await?;
+        Ok(())
+    }
+
+    /// The entries as records, grouped by destination topic, each topic's records in claim
+    /// order. A routed record is the event as on the events topic (CloudEvents binary mode,
+    /// same headers and value), keyed by the route's key instead of the tenant.
+    fn by_topic(&self, entries: &[OutboxEntry]) -> Vec<(String, Vec<Message>)> {
+        // A handful of topics at most: a list beats a map here.
+        let mut batches: Vec<(String, Vec<Message>)> = Vec::new();
+        for entry in entries {
+            let topic = self.destination(entry.route.as_ref());
+            let mut message = entry.event.to_binary();
+            if let Some(route) = &entry.route {
+                message.key = Some(Bytes::copy_from_slice(route.key.as_bytes()));
+            }
+            match batches.iter_mut().find(|(name, _)| *name == topic) {
+                Some((_, messages)) => messages.push(message),
+                None => batches.push((topic.into_owned(), vec![message])),
+            }
         }
+        batches
+    }
+
+    /// Creates the topics of `batches` not known to exist yet (a route to a new suffix), so
+    /// a broker that does not create topics on first publish does not refuse them forever.
+    async fn ensure_routed(&self, batches: &[(String, Vec<Message>)]) -> Result<(), RelayError> {
+        let missing: Vec<String> = {
+            let ensured = self
+                .ensured
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            batches
+                .iter()
+                .map(|(topic, _)| topic)
+                .filter(|topic| !ensured.contains(*topic))
+                .cloned()
+                .collect()
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let events = batches
+            .iter()
+            .filter(|(topic, _)| missing.contains(topic))
+            .map(|(_, messages)| messages.len())
+            .sum();
+        self.admin
+            .ensure_topics(&missing)
+            .await
+            .map_err(|source| RelayError::Publish {
+                topic: missing.join(", "),
+                events,
+                source,
+            })?;
+        self.ensured
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(missing);
         Ok(())
     }
 
@@ -219,7 +339,7 @@ impl Relay {
     fn dead_letter_record(&self, row: &UndecodableRow) -> Message {
         DeadLetter {
             reason: &row.error.to_string(),
-            topic: &self.topic,
+            topic: &self.destination(row.route.as_ref()),
             attempts: 1,
             group: crate::SERVICE.name,
             origin: &format!("outbox@{}", row.seq),

@@ -20,10 +20,14 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use switchyard_bus::{Bus, RetryPolicy, StartFrom, Subscription};
+use switchyard_control::Follower;
 use switchyard_runtime::{Service, ServiceInfo, Settings};
 use switchyard_schema_registry::SchemaRegistry;
 
-use crate::{handler::RawToEvents, pipeline::Pipeline};
+use crate::{
+    handler::RawToEvents,
+    pipeline::{FollowRules, Pipeline},
+};
 
 /// This service's identity: names, default listen address, version.
 pub static SERVICE: ServiceInfo = ServiceInfo {
@@ -38,7 +42,8 @@ pub static SERVICE: ServiceInfo = ServiceInfo {
 pub const GROUP: &str = "processor";
 
 /// Builds the service from validated settings: loads the schemas (a bad schema stops
-/// start-up), joins the `processor` group in the background; `/readyz` follows the bus.
+/// start-up), joins the `processor` group in the background and follows the config topic
+/// for sources' rules; `/readyz` follows the bus and the config topic.
 pub async fn build(settings: Settings) -> anyhow::Result<Service> {
     let bus = Bus::connect(&settings.bus).await?;
     let config = &settings.processor;
@@ -54,8 +59,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
         "schema registry loaded"
     );
     let topics = settings.bus.topics();
+    let pipeline = Pipeline::new(&settings.sources, registry, config.validate);
+    let follower = Follower::new(
+        SERVICE.name,
+        &settings,
+        Arc::new(FollowRules(pipeline.rules())),
+    )?;
     let handler = Arc::new(RawToEvents {
-        pipeline: Pipeline::new(&settings.sources, registry, config.validate),
+        pipeline,
         publisher: bus.publisher.clone(),
         topic: topics.events(),
     });
@@ -70,8 +81,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
     };
     let max_batch = config.max_batch;
     let all_topics = vec![topics.ingest_raw(), topics.events(), topics.dlq()];
-    let builder = Service::builder(&SERVICE, settings).readiness_check(bus.readiness_check());
+    let builder = Service::builder(&SERVICE, settings)
+        .readiness_check(bus.readiness_check())
+        .readiness_check(follower.readiness_check());
     let shutdown = builder.shutdown().clone();
+    shutdown.spawn(follower.run(bus.clone(), shutdown.clone()));
     let stopping = shutdown.clone();
     shutdown.spawn(async move {
         bus.consume_until_shutdown(&all_topics, subscription, handler, max_batch, &stopping)

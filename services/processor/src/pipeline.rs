@@ -2,15 +2,19 @@
 //! content type → parse → map (provider) → transform (source) → validate (registry) → build.
 //! Pure apart from the clock, so it is tested without a broker.
 
-use std::{collections::HashMap, str::FromStr as _, time::SystemTime};
+use std::{collections::HashMap, str::FromStr as _, sync::Arc, time::SystemTime};
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use prost::Message as _;
 use serde_json::Value;
 use switchyard_bus::Delivery;
-use switchyard_domain::{Event, EventId, EventType, TenantId, Traceparent, wire::RawWebhook};
-use switchyard_runtime::settings::{Provider, SourceSettings};
+use switchyard_control::{Apply, ConfigChange, ControlError, Kind, Sealer};
+use switchyard_domain::{
+    Event, EventId, EventType, SourceId, TenantId, Traceparent, wire::RawWebhook,
+};
+use switchyard_runtime::settings::{Provider, SourceSettings, TransformSettings};
 use switchyard_schema_registry::{SchemaRegistry, Validation};
 
 use crate::{
@@ -94,10 +98,86 @@ pub struct Processed {
     pub received_at: SystemTime,
 }
 
+/// Tenant → source → rules, keyed by plain strings so a lookup borrows the record's.
+type RulesTable = HashMap<String, HashMap<String, Arc<Rules>>>;
+
+/// The per-source rules (strict, transform) of every source, replaceable while records
+/// flow: a lookup takes a snapshot without locking, a change swaps in a new table, and a
+/// record already in hand finishes under the rules it started with.
+#[derive(Clone, Default)]
+pub struct SourceRules {
+    table: Arc<ArcSwap<RulesTable>>,
+}
+
+impl SourceRules {
+    /// Sets the rules of `tenant`/`id`.
+    pub fn set(
+        &self,
+        tenant: &TenantId,
+        id: &SourceId,
+        strict: bool,
+        transform: &TransformSettings,
+    ) {
+        let rules = Arc::new(Rules {
+            strict,
+            transform: Transform::new(transform),
+        });
+        self.table.rcu(|table| {
+            let mut table = RulesTable::clone(table);
+            table
+                .entry(tenant.to_string())
+                .or_default()
+                .insert(id.to_string(), rules.clone());
+            table
+        });
+    }
+
+    /// Forgets `tenant`/`id`: its later records get the provider's defaults.
+    pub fn remove(&self, tenant: &TenantId, id: &SourceId) {
+        self.table.rcu(|table| {
+            let mut table = RulesTable::clone(table);
+            if let Some(sources) = table.get_mut(tenant.as_str()) {
+                sources.remove(id.as_str());
+                if sources.is_empty() {
+                    table.remove(tenant.as_str());
+                }
+            }
+            table
+        });
+    }
+}
+
+/// Takes the source changes of the config topic into the rules. The processor needs no
+/// secret of a source, so it applies changes even without `[secrets]` keys.
+pub struct FollowRules(pub SourceRules);
+
+impl Apply for FollowRules {
+    fn kind(&self) -> Kind {
+        Kind::Source
+    }
+
+    fn apply(
+        &self,
+        change: &ConfigChange,
+        _sealer: &Sealer,
+        _now: DateTime<Utc>,
+    ) -> Result<(), ControlError> {
+        match change {
+            ConfigChange::SourceUpserted { spec, .. } => {
+                spec.check_rules()?;
+                self.0
+                    .set(&spec.tenant, &spec.id, spec.strict, &spec.transform);
+            }
+            ConfigChange::SourceDeleted { tenant, id, .. } => self.0.remove(tenant, id),
+            ConfigChange::EndpointUpserted { .. } | ConfigChange::EndpointDeleted { .. } => {}
+        }
+        Ok(())
+    }
+}
+
 /// Turns raw webhooks into canonical events.
 pub struct Pipeline {
-    /// Tenant → source → rules, keyed by plain strings so a lookup borrows the record's.
-    sources: HashMap<String, HashMap<String, Rules>>,
+    sources: SourceRules,
     registry: SchemaRegistry,
     validate: bool,
 }
@@ -106,22 +186,21 @@ impl Pipeline {
     /// A pipeline for `sources`, validating against `registry` when `validate` is set.
     #[must_use]
     pub fn new(sources: &[SourceSettings], registry: SchemaRegistry, validate: bool) -> Self {
-        let mut by_tenant: HashMap<String, HashMap<String, Rules>> = HashMap::new();
+        let rules = SourceRules::default();
         for source in sources {
-            let rules = Rules {
-                strict: source.strict,
-                transform: Transform::new(&source.transform),
-            };
-            by_tenant
-                .entry(source.tenant.to_string())
-                .or_default()
-                .insert(source.id.to_string(), rules);
+            rules.set(&source.tenant, &source.id, source.strict, &source.transform);
         }
         Self {
-            sources: by_tenant,
+            sources: rules,
             registry,
             validate,
         }
+    }
+
+    /// The live rules of the sources, shared with whoever changes them.
+    #[must_use]
+    pub fn rules(&self) -> SourceRules {
+        self.sources.clone()
     }
 
     /// The event for one raw record. The same record always gives the same event id.
@@ -138,11 +217,11 @@ impl Pipeline {
                 reason,
             })?;
         let default_rules = Rules::default();
-        let rules = self
-            .sources
+        let table = self.sources.table.load();
+        let rules = table
             .get(&raw.tenant)
             .and_then(|sources| sources.get(&raw.source))
-            .unwrap_or(&default_rules);
+            .map_or(&default_rules, Arc::as_ref);
         let headers = RawHeaders(&raw.headers);
         let content_type = raw
             .headers

@@ -13,7 +13,9 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
+use switchyard_control::{Apply, ConfigChange, ControlError, Kind, Sealer};
 use switchyard_domain::{EndpointId, EventType, EventTypePattern, TenantId};
 use switchyard_runtime::settings::{DispatcherSettings, EndpointSettings};
 use switchyard_signatures::{KeyError, Signer};
@@ -214,13 +216,25 @@ impl Catalog {
     /// Adds an endpoint or replaces its configuration. A replaced endpoint keeps its breaker
     /// and failure clock but is enabled again: changing an endpoint is how it is repaired.
     pub fn upsert(&self, config: EndpointConfig) {
+        self.replace(config, true);
+    }
+
+    /// Replaces an endpoint's configuration and keeps its health, disabled or not: for
+    /// changes that are not the operator's (a previous secret expiring).
+    pub fn refresh(&self, config: EndpointConfig) {
+        self.replace(config, false);
+    }
+
+    fn replace(&self, config: EndpointConfig, enable: bool) {
         let _writer = lock(&self.writer);
         let mut index = Index::clone(&self.index.load());
         let endpoints = index.entry(config.tenant.clone()).or_default();
         let health = match endpoints.iter().position(|e| e.config.id == config.id) {
             Some(i) => {
                 let old = endpoints.remove(i);
-                *lock(&old.health.disabled) = None;
+                if enable {
+                    *lock(&old.health.disabled) = None;
+                }
                 old.health.clone()
             }
             None => Arc::new(Health::new(&self.settings, &config.tenant, &config.id)),
@@ -249,6 +263,60 @@ impl Catalog {
     /// Every endpoint, for the gauges.
     pub fn all(&self) -> Vec<Arc<Endpoint>> {
         self.index.load().values().flatten().cloned().collect()
+    }
+}
+
+/// Takes the endpoint changes of the config topic into the catalog.
+pub struct FollowEndpoints(pub Arc<Catalog>);
+
+impl FollowEndpoints {
+    fn config(
+        change: &ConfigChange,
+        sealer: &Sealer,
+        now: DateTime<Utc>,
+    ) -> Result<Option<EndpointConfig>, ControlError> {
+        let ConfigChange::EndpointUpserted { spec, .. } = change else {
+            return Ok(None);
+        };
+        let settings = spec.to_settings(sealer, now)?;
+        EndpointConfig::from_settings(&settings)
+            .map(Some)
+            .map_err(|error| ControlError::Refused {
+                entity: format!("endpoint {}/{}", spec.tenant, spec.id),
+                reason: error.to_string(),
+            })
+    }
+}
+
+impl Apply for FollowEndpoints {
+    fn kind(&self) -> Kind {
+        Kind::Endpoint
+    }
+
+    fn apply(
+        &self,
+        change: &ConfigChange,
+        sealer: &Sealer,
+        now: DateTime<Utc>,
+    ) -> Result<(), ControlError> {
+        if let ConfigChange::EndpointDeleted { tenant, id, .. } = change {
+            self.0.remove(tenant, id.as_str());
+        } else if let Some(config) = Self::config(change, sealer, now)? {
+            self.0.upsert(config);
+        }
+        Ok(())
+    }
+
+    fn refresh(
+        &self,
+        change: &ConfigChange,
+        sealer: &Sealer,
+        now: DateTime<Utc>,
+    ) -> Result<(), ControlError> {
+        if let Some(config) = Self::config(change, sealer, now)? {
+            self.0.refresh(config);
+        }
+        Ok(())
     }
 }
 

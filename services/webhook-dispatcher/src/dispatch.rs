@@ -170,10 +170,15 @@ impl Dispatcher {
         }
     }
 
-    /// The retry topics this dispatcher reads and writes.
+    /// The retry topics this dispatcher reads and writes. The first exists even with a
+    /// schedule of no retries: the gateway's replays and redrives arrive there
+    /// (`switchyard_domain::redelivery::FIRST_STAGE`).
     #[must_use]
     pub fn retry_topics(&self) -> Vec<String> {
-        (1..=self.schedule.retries())
+        (1..=self
+            .schedule
+            .retries()
+            .max(switchyard_domain::redelivery::FIRST_STAGE))
             .map(|n| self.topics.delivery_retry(n))
             .collect()
     }

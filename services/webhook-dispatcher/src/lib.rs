@@ -26,9 +26,15 @@ use async_trait::async_trait;
 use switchyard_bus::{
     BatchHandler, Bus, Delivery, HandlerError, RetryPolicy, StartFrom, Subscription,
 };
+use switchyard_control::Follower;
 use switchyard_runtime::{Service, ServiceInfo, Settings};
 
-use crate::{catalog::Catalog, dispatch::Dispatcher, sender::Sender, ssrf::AddressPolicy};
+use crate::{
+    catalog::{Catalog, FollowEndpoints},
+    dispatch::Dispatcher,
+    sender::Sender,
+    ssrf::AddressPolicy,
+};
 
 /// This service's identity: names, default listen address, version.
 pub static SERVICE: ServiceInfo = ServiceInfo {
@@ -55,7 +61,8 @@ impl BatchHandler for Deliver {
 }
 
 /// Builds the service from validated settings: joins the `webhook-dispatcher` group on the
-/// events topic and the retry topics in the background; `/readyz` follows the bus.
+/// events topic and the retry topics in the background, and follows the config topic for
+/// endpoints created or changed at run time; `/readyz` follows the bus and the config topic.
 pub async fn build(settings: Settings) -> anyhow::Result<Service> {
     let bus = Bus::connect(&settings.bus).await?;
     let config = settings.dispatcher.clone();
@@ -72,10 +79,17 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
         &format!("Switchyard-Webhooks/{}", SERVICE.version),
     )
     .context("webhook-dispatcher HTTP client")?;
+    let follower = Follower::new(
+        SERVICE.name,
+        &settings,
+        Arc::new(FollowEndpoints(catalog.clone())),
+    )?;
     let topics = settings.bus.topics();
-    let builder =
-        Service::builder(&SERVICE, settings.clone()).readiness_check(bus.readiness_check());
+    let builder = Service::builder(&SERVICE, settings.clone())
+        .readiness_check(bus.readiness_check())
+        .readiness_check(follower.readiness_check());
     let shutdown = builder.shutdown().clone();
+    shutdown.spawn(follower.run(bus.clone(), shutdown.clone()));
     let dispatcher = Arc::new(Dispatcher::new(
         catalog.clone(),
         sender,

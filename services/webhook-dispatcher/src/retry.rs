@@ -9,16 +9,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use switchyard_domain::Message;
 use switchyard_runtime::settings::RetrySchedule;
 
-/// Header: the endpoint id the delivery is for.
-pub const ENDPOINT: &str = "sy-endpoint";
-/// Header: the attempt number due (2 for the first retry).
-pub const ATTEMPT: &str = "sy-attempt";
-/// Header: when the attempt is due, unix milliseconds.
-pub const DUE: &str = "sy-due-ms";
+// The record format is shared with the gateway, which schedules replays and redrives.
+pub use switchyard_domain::redelivery::{ATTEMPT, DUE, ENDPOINT};
 
 /// A delivery read back from a retry topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,12 +37,12 @@ pub struct Malformed {
 /// The event record `event`, scheduled for `pending`.
 #[must_use]
 pub fn encode(event: &Message, pending: &Pending) -> Message {
-    let mut message = event.clone();
-    let headers = &mut message.headers;
-    headers.insert(ENDPOINT, Bytes::from(pending.endpoint.clone()));
-    headers.insert(ATTEMPT, Bytes::from(pending.attempt.to_string()));
-    headers.insert(DUE, Bytes::from(unix_millis(pending.due).to_string()));
-    message
+    switchyard_domain::redelivery::schedule(
+        event,
+        &pending.endpoint,
+        pending.attempt,
+        unix_millis(pending.due),
+    )
 }
 
 /// Reads the schedule headers of a retry record; the rest of it is the event record.
@@ -125,6 +120,8 @@ impl Schedule {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use switchyard_domain::Headers;
 
     use super::*;

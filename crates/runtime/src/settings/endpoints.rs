@@ -5,6 +5,8 @@ use serde::Deserialize;
 use switchyard_domain::{EndpointId, EventTypePattern, TenantId};
 use url::Url;
 
+use super::InvalidEntry;
+
 fn every_type() -> Vec<EventTypePattern> {
     EventTypePattern::parse("*").into_iter().collect()
 }
@@ -35,41 +37,51 @@ pub struct EndpointSettings {
 pub(super) fn validate_all(endpoints: &[EndpointSettings]) -> Result<(), (String, String)> {
     let mut seen = HashSet::new();
     for (i, endpoint) in endpoints.iter().enumerate() {
-        let key = |field: &str| format!("endpoints[{i}].{field}");
         if !seen.insert((&endpoint.tenant, &endpoint.id)) {
             return Err((
-                key("id"),
+                format!("endpoints[{i}].id"),
                 format!("duplicate endpoint {}/{}", endpoint.tenant, endpoint.id),
             ));
         }
-        if !matches!(endpoint.url.scheme(), "http" | "https") || endpoint.url.host().is_none() {
-            return Err((
-                key("url"),
-                "must be an http or https URL with a host".into(),
+        endpoint
+            .validate()
+            .map_err(|e| (format!("endpoints[{i}].{}", e.field), e.message))?;
+    }
+    Ok(())
+}
+
+impl EndpointSettings {
+    /// Checks one endpoint the way start-up checks every `[[endpoints]]` entry, so an
+    /// endpoint configured at run time obeys the same rules as a static one.
+    pub fn validate(&self) -> Result<(), InvalidEntry> {
+        if !matches!(self.url.scheme(), "http" | "https") || self.url.host().is_none() {
+            return Err(InvalidEntry::new(
+                "url",
+                "must be an http or https URL with a host",
             ));
         }
-        if !endpoint.secret.expose_secret().starts_with("whsec_") {
-            return Err((
-                key("secret"),
-                "must be a Standard Webhooks secret: whsec_<base64>".into(),
+        if !self.secret.expose_secret().starts_with("whsec_") {
+            return Err(InvalidEntry::new(
+                "secret",
+                "must be a Standard Webhooks secret: whsec_<base64>",
             ));
         }
-        if let Some(i) = endpoint
+        if let Some(i) = self
             .previous_secrets
             .iter()
             .position(|s| !s.expose_secret().starts_with("whsec_"))
         {
-            return Err((
-                key(&format!("previous_secrets[{i}]")),
-                "must be a Standard Webhooks secret: whsec_<base64>".into(),
+            return Err(InvalidEntry::new(
+                format!("previous_secrets[{i}]"),
+                "must be a Standard Webhooks secret: whsec_<base64>",
             ));
         }
-        if endpoint.event_types.is_empty() {
-            return Err((
-                key("event_types"),
-                "must list at least one type or pattern".into(),
+        if self.event_types.is_empty() {
+            return Err(InvalidEntry::new(
+                "event_types",
+                "must list at least one type or pattern",
             ));
         }
+        Ok(())
     }
-    Ok(())
 }

@@ -42,6 +42,12 @@ macro_rules! named_enum {
             }
         }
 
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
         impl<'de> serde::Deserialize<'de> for $ty {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let name = String::deserialize(d)?;
@@ -56,10 +62,12 @@ mod auth;
 mod bus;
 mod dispatcher;
 mod endpoints;
+mod gateway;
 mod http;
 mod ingest;
 mod outbox;
 mod processor;
+mod secrets;
 mod sources;
 mod telemetry;
 mod websocket;
@@ -75,11 +83,13 @@ pub use auth::AuthSettings;
 pub use bus::{BusBackend, BusSettings, KafkaSettings, NatsSettings, RedisSettings};
 pub use dispatcher::{DispatcherSettings, RetrySchedule};
 pub use endpoints::EndpointSettings;
+pub use gateway::GatewaySettings;
 pub use http::HttpSettings;
 pub use ingest::{DedupeSettings, IngestSettings};
 pub use outbox::OutboxSettings;
 pub use processor::ProcessorSettings;
 use secrecy::SecretString;
+pub use secrets::SecretsSettings;
 use serde::Deserialize;
 pub use sources::{
     HmacEncoding, HmacSettings, Provider, RenameField, SourceSettings, TransformSettings,
@@ -118,12 +128,16 @@ pub struct Settings {
     pub audit_writer: AuditWriterSettings,
     /// JWT validation (gateway, websocket-gateway).
     pub auth: AuthSettings,
+    /// The REST and GraphQL API (gateway).
+    pub gateway: GatewaySettings,
     /// Browser connections, history and flow control (websocket-gateway).
     pub websocket: WebsocketSettings,
     /// Inbound webhook sources.
     pub sources: Vec<SourceSettings>,
     /// Outbound subscriber endpoints.
     pub endpoints: Vec<EndpointSettings>,
+    /// Keys sealing the secrets of run-time configured sources and endpoints.
+    pub secrets: SecretsSettings,
     /// Logs and traces.
     pub telemetry: TelemetrySettings,
     /// Graceful shutdown.
@@ -206,6 +220,25 @@ pub enum SettingsError {
     },
 }
 
+/// Why one `[[sources]]` or `[[endpoints]]` entry (or its run-time equivalent) is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InvalidEntry {
+    /// The field of the entry, e.g. `secrets` or `transform.drop`.
+    pub field: String,
+    /// What is wrong and what is accepted.
+    pub message: String,
+}
+
+impl InvalidEntry {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
 /// Where settings come from, passed in so tests never touch the process environment.
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
@@ -264,7 +297,9 @@ impl Settings {
         self.dispatcher.validate()?;
         self.audit_writer.validate()?;
         self.websocket.validate()?;
+        self.gateway.validate()?;
         self.telemetry.validate()?;
+        self.secrets.validate()?;
         sources::validate_all(&self.sources)?;
         endpoints::validate_all(&self.endpoints)?;
         Ok(())

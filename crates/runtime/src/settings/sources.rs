@@ -2,7 +2,9 @@ use std::collections::HashSet;
 
 use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+use super::InvalidEntry;
 use switchyard_domain::{SourceId, TenantId};
 
 /// Signature scheme and payload family of an inbound source.
@@ -36,7 +38,7 @@ pub enum HmacEncoding {
 named_enum!(HmacEncoding { Hex => "hex", Base64 => "base64" });
 
 /// `[sources.hmac]`: the generic scheme's parameters (required when `provider = "hmac"`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HmacSettings {
     /// Header carrying the signature, e.g. `X-Signature`.
     pub header: String,
@@ -65,7 +67,7 @@ const fn default_max_body() -> usize {
 }
 
 /// One `rename` step of a source's transformation: move the value at `from` to `to`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenameField {
     /// JSON Pointer of the value to move, e.g. `/payload/payment/entity/notes`.
     pub from: String,
@@ -75,7 +77,7 @@ pub struct RenameField {
 
 /// `[sources.transform]`: declarative changes the processor makes to a source's event data,
 /// in this order: rename, drop, then subject and type are read.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TransformSettings {
     /// Fields to move.
@@ -118,6 +120,10 @@ pub struct SourceSettings {
     /// Changes the processor makes to the event data.
     #[serde(default)]
     pub transform: TransformSettings,
+    /// A paused source takes no webhooks (ingest answers `503` with `Retry-After`, so the
+    /// provider keeps them and retries) until it is resumed.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// The largest `max_body_bytes` a source may configure.
@@ -126,63 +132,85 @@ const BODY_LIMIT_CEILING: usize = 64 * 1024 * 1024;
 pub(super) fn validate_all(sources: &[SourceSettings]) -> Result<(), (String, String)> {
     let mut seen = HashSet::new();
     for (i, source) in sources.iter().enumerate() {
-        let key = |field: &str| format!("sources[{i}].{field}");
         if !seen.insert((&source.tenant, &source.id)) {
             return Err((
-                key("id"),
+                format!("sources[{i}].id"),
                 format!("duplicate source {}/{}", source.tenant, source.id),
             ));
         }
-        if source.secrets.is_empty() || source.secrets.iter().any(|s| s.expose_secret().is_empty())
-        {
-            return Err((key("secrets"), "needs at least one non-empty secret".into()));
-        }
-        if source.rate_limit_per_sec == 0 {
-            return Err((key("rate_limit_per_sec"), "must be at least 1".into()));
-        }
-        if source.max_body_bytes == 0 || source.max_body_bytes > BODY_LIMIT_CEILING {
-            return Err((
-                key("max_body_bytes"),
-                "must be between 1 and 67108864 (64 MiB)".into(),
+        source
+            .validate()
+            .map_err(|e| (format!("sources[{i}].{}", e.field), e.message))?;
+    }
+    Ok(())
+}
+
+impl SourceSettings {
+    /// Checks one source the way start-up checks every `[[sources]]` entry, so a source
+    /// configured at run time obeys the same rules as a static one.
+    pub fn validate(&self) -> Result<(), InvalidEntry> {
+        if self.secrets.is_empty() || self.secrets.iter().any(|s| s.expose_secret().is_empty()) {
+            return Err(InvalidEntry::new(
+                "secrets",
+                "needs at least one non-empty secret",
             ));
         }
-        let transform = &source.transform;
-        let pointers = transform
+        if self.rate_limit_per_sec == 0 {
+            return Err(InvalidEntry::new(
+                "rate_limit_per_sec",
+                "must be at least 1",
+            ));
+        }
+        if self.max_body_bytes == 0 || self.max_body_bytes > BODY_LIMIT_CEILING {
+            return Err(InvalidEntry::new(
+                "max_body_bytes",
+                "must be between 1 and 67108864 (64 MiB)",
+            ));
+        }
+        self.transform.validate()?;
+        match (self.provider, &self.hmac) {
+            (Provider::Hmac, None) => Err(InvalidEntry::new(
+                "hmac",
+                "provider \"hmac\" needs header and encoding",
+            )),
+            (Provider::Hmac, Some(hmac)) if hmac.header.trim().is_empty() => Err(
+                InvalidEntry::new("hmac.header", "must name the signature header"),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl TransformSettings {
+    /// Checks that every field names a JSON Pointer (the processor's part of a source).
+    pub fn validate(&self) -> Result<(), InvalidEntry> {
+        let pointers = self
             .rename
             .iter()
             .flat_map(|r| [("transform.rename", &r.from), ("transform.rename", &r.to)])
-            .chain(transform.drop.iter().map(|p| ("transform.drop", p)))
+            .chain(self.drop.iter().map(|p| ("transform.drop", p)))
             .chain([
-                ("transform.subject", &transform.subject),
-                ("transform.event_type", &transform.event_type),
+                ("transform.subject", &self.subject),
+                ("transform.event_type", &self.event_type),
             ]);
         for (field, pointer) in pointers {
             if !pointer.is_empty() && !pointer.starts_with('/') {
-                return Err((
-                    key(field),
+                return Err(InvalidEntry::new(
+                    field,
                     format!("{pointer:?} is not a JSON Pointer (it must start with \"/\")"),
                 ));
             }
         }
-        if transform
+        if self
             .rename
             .iter()
             .any(|r| r.from.is_empty() || r.to.is_empty())
         {
-            return Err((key("transform.rename"), "needs both from and to".into()));
+            return Err(InvalidEntry::new(
+                "transform.rename",
+                "needs both from and to",
+            ));
         }
-        match (source.provider, &source.hmac) {
-            (Provider::Hmac, None) => {
-                return Err((
-                    key("hmac"),
-                    "provider \"hmac\" needs header and encoding".into(),
-                ));
-            }
-            (Provider::Hmac, Some(hmac)) if hmac.header.trim().is_empty() => {
-                return Err((key("hmac.header"), "must name the signature header".into()));
-            }
-            _ => {}
-        }
+        Ok(())
     }
-    Ok(())
 }

@@ -120,13 +120,64 @@ impl Query {
 /// combination gets a plan that can use its index (a catch-all `$n IS NULL OR ...` form
 /// would share one generic plan that uses none). The variants are few, and each is
 /// prepared once per connection.
+///
+/// A type pattern with a `*` (and no subject, whose own index narrows better) is listed per
+/// type: see [`build_per_type`].
 fn build(tenant: &TenantId, filter: &EventFilter, cursor: Option<&Cursor>, fetch: i64) -> Query {
     let mut query = Query {
-        sql: format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant = $1"),
+        sql: String::new(),
         params: vec![Box::new(tenant.as_str().to_owned())],
     };
-    if let Some(pattern) = &filter.event_type {
-        let condition = type_condition(pattern);
+    match filter.event_type.as_ref().map(type_condition) {
+        Some(TypeCondition {
+            exact: None,
+            range,
+            regex,
+        }) if filter.subject.is_none() && (range.is_some() || regex.is_some()) => {
+            build_per_type(&mut query, range, regex, filter, cursor, fetch);
+        }
+        condition => build_flat(&mut query, condition, filter, cursor, fetch),
+    }
+    query
+}
+
+/// `ASC`/`DESC` and the comparison that continues after a cursor in that direction.
+fn direction(order: Order) -> (&'static str, &'static str) {
+    match order {
+        Order::OldestFirst => ("ASC", ">"),
+        Order::NewestFirst => ("DESC", "<"),
+    }
+}
+
+/// ` AND ...` for the time range and the cursor.
+fn time_conditions(query: &mut Query, filter: &EventFilter, cursor: Option<&Cursor>) -> String {
+    let mut sql = String::new();
+    if let Some(since) = filter.since {
+        sql.push_str(&format!(" AND time >= {}", query.bind(since)));
+    }
+    if let Some(until) = filter.until {
+        sql.push_str(&format!(" AND time < {}", query.bind(until)));
+    }
+    if let Some(cursor) = cursor {
+        let (_, after) = direction(filter.order);
+        let time = query.bind(cursor.time);
+        let id = query.bind(cursor.id.as_str().to_owned());
+        sql.push_str(&format!(" AND (time, id) {after} ({time}, {id})"));
+    }
+    sql
+}
+
+/// One scan of the tenant's rows in time order (`events_by_time`, or the type's or
+/// subject's index), filtered by the conditions that apply.
+fn build_flat(
+    query: &mut Query,
+    condition: Option<TypeCondition>,
+    filter: &EventFilter,
+    cursor: Option<&Cursor>,
+    fetch: i64,
+) {
+    query.sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant = $1");
+    if let Some(condition) = condition {
         if let Some(exact) = condition.exact {
             let p = query.bind(exact);
             query.and(&format!("type = {p}"));
@@ -144,28 +195,66 @@ fn build(tenant: &TenantId, filter: &EventFilter, cursor: Option<&Cursor>, fetch
         let p = query.bind(subject.clone());
         query.and(&format!("subject = {p}"));
     }
-    if let Some(since) = filter.since {
-        let p = query.bind(since);
-        query.and(&format!("time >= {p}"));
-    }
-    if let Some(until) = filter.until {
-        let p = query.bind(until);
-        query.and(&format!("time < {p}"));
-    }
-    let (after, direction) = match filter.order {
-        Order::OldestFirst => (">", "ASC"),
-        Order::NewestFirst => ("<", "DESC"),
-    };
-    if let Some(cursor) = cursor {
-        let time = query.bind(cursor.time);
-        let id = query.bind(cursor.id.as_str().to_owned());
-        query.and(&format!("(time, id) {after} ({time}, {id})"));
-    }
+    let times = time_conditions(query, filter, cursor);
+    query.sql.push_str(&times);
+    let (order, _) = direction(filter.order);
     let limit = query.bind(fetch);
-    query.sql.push_str(&format!(
-        " ORDER BY time {direction}, id {direction} LIMIT {limit}"
-    ));
     query
+        .sql
+        .push_str(&format!(" ORDER BY time {order}, id {order} LIMIT {limit}"));
+}
+
+/// A pattern's matches merged from one index scan per matching type.
+///
+/// Filtering one time-ordered scan by a type range or regex reads every row newer than the
+/// page (measured on 1M rows of one tenant: 0.6 s for a prefix whose events are all old,
+/// 1.3 s for a regex, a whole-tenant scan when nothing matches), and a scan of the type
+/// range must sort every match. Instead: walk the tenant's distinct types in the range
+/// through `events_by_type` (one index probe per type: a loose index scan, which
+/// PostgreSQL does not do by itself), keep those the regex accepts, take at most a page from
+/// each type's `(tenant, type, time, id)` range, and sort those few rows: about 1 ms
+/// whatever the data, at the price of one probe per distinct type of the tenant in range.
+fn build_per_type(
+    query: &mut Query,
+    range: Option<(String, String)>,
+    regex: Option<String>,
+    filter: &EventFilter,
+    cursor: Option<&Cursor>,
+    fetch: i64,
+) {
+    let (first, next) = match range {
+        Some((from, to)) => {
+            let (from, to) = (query.bind(from), query.bind(to));
+            (
+                format!(" AND type >= {from} AND type < {to}"),
+                format!(" AND e.type < {to}"),
+            )
+        }
+        None => (String::new(), String::new()),
+    };
+    let accept = match regex {
+        Some(regex) => format!(" AND w.type ~ {}", query.bind(regex)),
+        None => String::new(),
+    };
+    let times = time_conditions(query, filter, cursor);
+    let (order, _) = direction(filter.order);
+    let limit = query.bind(fetch);
+    query.sql = format!(
+        "WITH RECURSIVE types (type) AS (\
+            SELECT min(type) FROM events WHERE tenant = $1{first} \
+          UNION ALL \
+            SELECT (SELECT min(e.type) FROM events e \
+                    WHERE e.tenant = $1 AND e.type > w.type{next}) \
+            FROM types w WHERE w.type IS NOT NULL\
+        ) \
+        SELECT e.* FROM types w CROSS JOIN LATERAL (\
+            SELECT {EVENT_COLUMNS} FROM events e \
+            WHERE e.tenant = $1 AND e.type = w.type{times} \
+            ORDER BY time {order}, id {order} LIMIT {limit}\
+        ) e \
+        WHERE w.type IS NOT NULL{accept} \
+        ORDER BY e.time {order}, e.id {order} LIMIT {limit}"
+    );
 }
 
 impl Store {
@@ -290,6 +379,67 @@ mod tests {
             condition("a.*.*").regex.as_deref(),
             Some("^a\\.[^.]+\\..+$")
         );
+    }
+
+    #[test]
+    fn a_star_pattern_is_listed_per_type_unless_a_subject_narrows_it() {
+        let tenant = TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
+        let pattern = |p: &str| Some(EventTypePattern::parse(p).unwrap_or_else(|e| panic!("{e}")));
+        let prefix = EventFilter {
+            event_type: pattern("razorpay.payment.*"),
+            order: Order::NewestFirst,
+            ..EventFilter::default()
+        };
+        let merged = build(&tenant, &prefix, None, 11);
+        assert!(
+            merged.sql.starts_with("WITH RECURSIVE types"),
+            "{}",
+            merged.sql
+        );
+        assert!(
+            merged.sql.contains("type >= $2 AND type < $3"),
+            "{}",
+            merged.sql
+        );
+        assert!(
+            merged
+                .sql
+                .ends_with("ORDER BY e.time DESC, e.id DESC LIMIT $4"),
+            "{}",
+            merged.sql
+        );
+        let inner = build(
+            &tenant,
+            &EventFilter {
+                event_type: pattern("*.push"),
+                ..EventFilter::default()
+            },
+            None,
+            11,
+        );
+        assert!(inner.sql.contains("w.type ~ $2"), "{}", inner.sql);
+        for flat in [
+            EventFilter {
+                subject: Some("pay_1".into()),
+                ..prefix
+            },
+            EventFilter {
+                event_type: pattern("github.push"),
+                ..EventFilter::default()
+            },
+            EventFilter {
+                event_type: pattern("*"),
+                ..EventFilter::default()
+            },
+        ] {
+            let query = build(&tenant, &flat, None, 11);
+            assert!(
+                query.sql.starts_with("SELECT "),
+                "{:?}: {}",
+                flat,
+                query.sql
+            );
+        }
     }
 
     #[test]

@@ -33,7 +33,8 @@ walk (rn, taken, tenant, locked) AS (
 )
 SELECT o.seq, o.created_at,
        o.tenant, o.id, o.type, o.subject, o.time, o.time_nanos, o.source,
-       o.data_content_type, o.data_schema, o.traceparent, o.extensions, o.data
+       o.data_content_type, o.data_schema, o.traceparent, o.extensions, o.data,
+       o.topic, o.key
 FROM outbox o
 WHERE o.published_at IS NULL
   AND o.tenant IN (SELECT tenant FROM walk WHERE locked)

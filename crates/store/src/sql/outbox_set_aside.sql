@@ -13,12 +13,12 @@ moved AS (
     WHERE o.seq = f.seq AND o.published_at IS NULL
     RETURNING o.seq, o.tenant, o.id, o.type, o.subject, o.time, o.time_nanos, o.source,
               o.data_content_type, o.data_schema, o.traceparent, o.extensions, o.data,
-              o.created_at, f.reason
+              o.topic, o.key, o.created_at, f.reason
 )
 INSERT INTO outbox_failed (seq, tenant, id, type, subject, time, time_nanos, source,
                            data_content_type, data_schema, traceparent, extensions, data,
-                           created_at, failure)
+                           topic, key, created_at, failure)
 SELECT seq, tenant, id, type, subject, time, time_nanos, source,
        data_content_type, data_schema, traceparent, extensions, data,
-       created_at, reason
+       topic, key, created_at, reason
 FROM moved

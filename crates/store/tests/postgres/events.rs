@@ -330,3 +330,87 @@ async fn pruning_deletes_only_old_events_in_chunks() {
     assert_eq!(store.prune_events(day, 3).await.ok(), Some(0));
     db.drop_database().await;
 }
+
+#[tokio::test]
+async fn a_type_pattern_pages_through_every_matching_type_in_time_order_both_ways() {
+    let (db, store) = migrated().await;
+    // Several matching types interleaved in time, with ties across types, one matching type
+    // with only old events, and types the pattern must not take (a sibling prefix and a
+    // longer one that shares the first bytes).
+    let types = [
+        "razorpay.payment.captured",
+        "razorpay.payment.failed",
+        "razorpay.refund.created",
+        "razorpay.paymentx.odd",
+        "stripe.charge.succeeded",
+    ];
+    let mut events = Vec::new();
+    for i in 0..40i64 {
+        let event_type = types[(i % 5) as usize];
+        events.push(event(
+            "acme",
+            &format!("evt_{i:03}"),
+            event_type,
+            at(T0 + (i / 3) * 10),
+        ));
+    }
+    events.push(event(
+        "acme",
+        "evt_old",
+        "razorpay.payment.old",
+        at(T0 - 1_000_000),
+    ));
+    events.push(event(
+        "globex",
+        "evt_g",
+        "razorpay.payment.captured",
+        at(T0),
+    ));
+    store
+        .insert_events(&events)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    for (pattern, since) in [
+        ("razorpay.payment.*", None),
+        ("razorpay.*.created", None),
+        ("*.payment.*", None),
+        ("razorpay.*", Some(at(T0 + 30))),
+    ] {
+        let matcher = EventTypePattern::parse(pattern).unwrap_or_else(|e| panic!("{e}"));
+        let mut want: Vec<&Event> = events
+            .iter()
+            .filter(|e| e.tenant().as_str() == "acme" && matcher.matches(e.event_type()))
+            .filter(|e| since.is_none_or(|since| e.time() >= since))
+            .collect();
+        want.sort_by(|a, b| (a.time(), a.id()).cmp(&(b.time(), b.id())));
+        assert!(want.len() > 5, "{pattern}: too few matches to page");
+        for order in [Order::OldestFirst, Order::NewestFirst] {
+            let filter = EventFilter {
+                event_type: Some(matcher.clone()),
+                since,
+                order,
+                ..EventFilter::default()
+            };
+            let mut seen: Vec<String> = Vec::new();
+            let mut cursor: Option<Cursor> = None;
+            for _ in 0..30 {
+                let page = store
+                    .list_events(&tenant("acme"), &filter, 4, cursor.as_ref())
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                seen.extend(page.events.iter().map(|e| e.id().to_string()));
+                cursor = page.next_cursor;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+            let mut expected: Vec<String> = want.iter().map(|e| e.id().to_string()).collect();
+            if order == Order::NewestFirst {
+                expected.reverse();
+            }
+            assert_eq!(seen, expected, "{pattern} {order:?}");
+        }
+    }
+    db.drop_database().await;
+}

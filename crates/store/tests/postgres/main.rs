@@ -1,10 +1,13 @@
 //! `switchyard-store` against a real PostgreSQL: each test creates its own database.
 
+mod config;
+mod dead_letters;
 mod deliveries;
 mod events;
 mod migrations;
 mod outbox;
 mod outbox_claims;
+mod outbox_routes;
 mod outbox_set_aside;
 
 use chrono::{DateTime, Utc};

@@ -4,7 +4,7 @@ use switchyard_testkit::postgres::TestDatabase;
 
 use crate::{connect, count, migrated, settings};
 
-const MIGRATION_COUNT: i64 = 4;
+const MIGRATION_COUNT: i64 = 5;
 
 #[tokio::test]
 async fn migrate_applies_everything_once_and_then_nothing() {

@@ -3,5 +3,5 @@
 // Every test binary compiles all of this and uses only part of it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-pub mod receiver;
+pub use switchyard_testkit::receiver;
 pub mod stage;

@@ -14,13 +14,10 @@ pub mod clients;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use hmac::{Hmac, Mac as _};
 use secrecy::SecretString;
-use sha2::Sha256;
 use switchyard_auth::{Scope, Scopes, TokenSpec, mint_hs256};
 use switchyard_domain::{Event, EventId, EventType, TenantId};
-use switchyard_testkit::binary::RunningBinary;
+use switchyard_testkit::{binary::RunningBinary, jwt::now};
 
 use self::clients::{Auth, WsClient};
 pub use switchyard_testkit_bus::KafkaStage;
@@ -141,16 +138,6 @@ pub fn token_with(tenant: &str, subject: Option<&str>, scopes: Scopes, ttl: Dura
     mint_hs256(&SecretString::from(SECRET), &spec).unwrap()
 }
 
-fn now() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap()
-}
-
 /// A token signed with `secret` and `header` over `claims`, as an attacker or a stale client
 /// might send.
 pub fn raw_token(
@@ -158,17 +145,7 @@ pub fn raw_token(
     claims: &serde_json::Value,
     secret: Option<&str>,
 ) -> String {
-    let signing_input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let signature = secret.map_or_else(String::new, |secret| {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(signing_input.as_bytes());
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-    });
-    format!("{signing_input}.{signature}")
+    switchyard_testkit::jwt::forge(header, claims, secret)
 }
 
 /// Claims of an `events:read` token of `tenant` that expires `exp_in` seconds from now.

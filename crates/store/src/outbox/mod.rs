@@ -1,10 +1,15 @@
 //! The transactional outbox: a service writes its own rows and the event it publishes in one
-//! transaction, and the outbox relay publishes committed rows to `switchyard.events`.
+//! transaction, and the outbox relay publishes committed rows to `switchyard.events`, or, for
+//! a row with a [`Route`], to the topic and under the key the route names.
 //!
 //! # Writer side
-//! [`enqueue`] inside the service's transaction. If the transaction rolls back, the event
-//! never existed; if it commits, the relay will publish it (at least once). The `NOTIFY` on
-//! [`NOTIFY_CHANNEL`] is part of the same transaction, so it fires on commit only.
+//! [`enqueue`] (or [`enqueue_routed`]) inside the service's transaction. If the transaction
+//! rolls back, the event never existed; if it commits, the relay will publish it (at least
+//! once). The `NOTIFY` on [`NOTIFY_CHANNEL`] is part of the same transaction, so it fires on
+//! commit only. The `(tenant, event id)` pair is the idempotency key, routed or not: a second
+//! enqueue of it is [`EnqueueOutcome::AlreadyEnqueued`] and writes nothing, for as long as
+//! the first row is in the outbox (published rows are pruned after
+//! `outbox.retain_published_secs`; a row set aside no longer counts).
 //!
 //! # Relay side
 //! One relay iteration is one transaction:
@@ -70,17 +75,21 @@
 //!   tenant's next rows go out in that very batch. An operator finds it there (and the relay
 //!   dead-letters it), repairs it and puts it back.
 
+mod route;
+
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
 use switchyard_domain::{Event, Message};
 use tokio_postgres::Row;
 
+pub use self::route::Route;
 use crate::{
     Store,
     error::StoreError,
-    event_row::{EventParams, event_from_row, raw_record},
+    event_row::{EVENT_COLUMN_COUNT, EventParams, event_from_row, raw_record},
     timing::timed,
 };
 
@@ -112,6 +121,8 @@ pub struct OutboxEntry {
     pub created_at: DateTime<Utc>,
     /// The event to publish.
     pub event: Event,
+    /// Where to publish it: `None` for the events topic keyed by tenant.
+    pub route: Option<Route>,
 }
 
 /// What [`claim_batch`] claimed: the rows to publish and the rows to set aside.
@@ -148,8 +159,11 @@ pub struct UndecodableRow {
     /// Why it does not decode: a [`StoreError::CorruptRow`] naming the row and the column
     /// or rule it breaks.
     pub error: StoreError,
+    /// The row's route, when it had one and it could be read: where it was meant to go.
+    pub route: Option<Route>,
     /// What could be read of it, laid out as [`Event::to_binary`] lays out an event (key =
-    /// tenant, attributes in `ce_*` headers, data as the value) but without
+    /// the route's key, else the tenant; attributes in `ce_*` headers, data as the value) but
+    /// without
     /// `ce_specversion`, since it is not a valid event: something to dead-letter for an
     /// operator to look at.
     pub record: Message,
@@ -167,14 +181,44 @@ pub async fn enqueue(
     client: &impl GenericClient,
     event: &Event,
 ) -> Result<EnqueueOutcome, StoreError> {
+    insert(client, event, None).await
+}
+
+/// Like [`enqueue`], but the relay publishes the event to the topic of `route` with the
+/// route's key in place of the tenant; headers and value are the event's as on the events
+/// topic. The event id shares its tenant's idempotency space with every other outbox row.
+///
+/// Refused with [`StoreError::Unstorable`], before anything is sent, when the route could
+/// never be published (see [`Route`]).
+#[tracing::instrument(skip_all, fields(tenant = %event.tenant(), event_id = %event.id(), topic = %route.topic_suffix))]
+pub async fn enqueue_routed(
+    client: &impl GenericClient,
+    event: &Event,
+    route: &Route,
+) -> Result<EnqueueOutcome, StoreError> {
+    route.check(event)?;
+    insert(client, event, Some(route)).await
+}
+
+async fn insert(
+    client: &impl GenericClient,
+    event: &Event,
+    route: Option<&Route>,
+) -> Result<EnqueueOutcome, StoreError> {
     let row = EventParams::new(event)?;
+    let topic = route.map(|r| r.topic_suffix.as_str());
+    let key = route.map(|r| r.key.as_str());
+    let mut params = Vec::with_capacity(EVENT_COLUMN_COUNT + 2);
+    params.extend_from_slice(&row.params());
+    params.push(&topic);
+    params.push(&key);
     timed("outbox_enqueue", async {
         let statement = client
-            .prepare_cached(include_str!("sql/outbox_enqueue.sql"))
+            .prepare_cached(include_str!("../sql/outbox_enqueue.sql"))
             .await
             .map_err(|e| StoreError::postgres("outbox_enqueue", e))?;
         let notified = client
-            .query(&statement, &row.params())
+            .query(&statement, &params)
             .await
             .map_err(|e| StoreError::postgres("outbox_enqueue", e))?;
         Ok(if notified.is_empty() {
@@ -201,7 +245,7 @@ pub async fn claim_batch(tx: &Transaction<'_>, limit: u32) -> Result<Claimed, St
     let scan = (limit * 4).max(256);
     timed("outbox_claim", async {
         let statement = tx
-            .prepare_cached(include_str!("sql/outbox_claim.sql"))
+            .prepare_cached(include_str!("../sql/outbox_claim.sql"))
             .await
             .map_err(|e| StoreError::postgres("outbox_claim", e))?;
         let rows = tx
@@ -217,6 +261,9 @@ pub async fn claim_batch(tx: &Transaction<'_>, limit: u32) -> Result<Claimed, St
     .await
 }
 
+/// Where `outbox_claim.sql` returns `topic` and `key`: after seq, created_at and the event.
+const ROUTE_AT: usize = 2 + EVENT_COLUMN_COUNT;
+
 /// Sorts one row of the claim into [`Claimed`].
 fn claim_row(row: &Row, claimed: &mut Claimed) -> Result<(), StoreError> {
     let seq: i64 = row
@@ -225,11 +272,22 @@ fn claim_row(row: &Row, claimed: &mut Claimed) -> Result<(), StoreError> {
     let created_at = row
         .try_get(1)
         .map_err(|e| StoreError::postgres("outbox_claim", e))?;
+    // `outbox_route_whole` checks every insert and update, so a row has both or neither.
+    let topic: Option<String> = row
+        .try_get(ROUTE_AT)
+        .map_err(|e| StoreError::postgres("outbox_claim", e))?;
+    let key: Option<String> = row
+        .try_get(ROUTE_AT + 1)
+        .map_err(|e| StoreError::postgres("outbox_claim", e))?;
+    let route = topic
+        .zip(key)
+        .map(|(topic_suffix, key)| Route { topic_suffix, key });
     match event_from_row("outbox", row, 2) {
         Ok(event) => claimed.entries.push(OutboxEntry {
             seq,
             created_at,
             event,
+            route,
         }),
         // The row is already in memory: whatever failed is in its values, so this is a
         // corrupt row whatever the error says.
@@ -243,7 +301,14 @@ fn claim_row(row: &Row, claimed: &mut Claimed) -> Result<(), StoreError> {
                     reason: other.to_string(),
                 },
             },
-            record: raw_record(row, 2),
+            record: {
+                let mut record = raw_record(row, 2);
+                if let Some(route) = &route {
+                    record.key = Some(Bytes::from(route.key.clone()));
+                }
+                record
+            },
+            route,
         }),
     }
     Ok(())
@@ -260,7 +325,7 @@ pub async fn set_aside(tx: &Transaction<'_>, rows: &[UndecodableRow]) -> Result<
     let failures: Vec<String> = rows.iter().map(|row| row.error.to_string()).collect();
     timed("outbox_set_aside", async {
         let statement = tx
-            .prepare_cached(include_str!("sql/outbox_set_aside.sql"))
+            .prepare_cached(include_str!("../sql/outbox_set_aside.sql"))
             .await
             .map_err(|e| StoreError::postgres("outbox_set_aside", e))?;
         tx.execute(&statement, &[&seqs, &failures])
@@ -278,7 +343,7 @@ pub async fn mark_published(tx: &Transaction<'_>, seqs: &[i64]) -> Result<u64, S
     }
     timed("outbox_mark_published", async {
         let statement = tx
-            .prepare_cached(include_str!("sql/outbox_mark_published.sql"))
+            .prepare_cached(include_str!("../sql/outbox_mark_published.sql"))
             .await
             .map_err(|e| StoreError::postgres("outbox_mark_published", e))?;
         tx.execute(&statement, &[&seqs])
@@ -298,7 +363,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         self.prune_in_chunks(
             "outbox_prune",
-            include_str!("sql/outbox_prune.sql"),
+            include_str!("../sql/outbox_prune.sql"),
             older_than,
             chunk,
         )

@@ -1,6 +1,6 @@
-//! Webhook receivers the dispatcher's integration tests deliver to.
+//! Webhook receivers the delivery tests (the dispatcher's, the end-to-end suite's) deliver to.
 //!
-//! [`PyReceiver`] runs `tests/receiver/receiver.py`, which checks every signature with the
+//! [`PyReceiver`] runs `receiver/receiver.py` (checked on its own by `tests/receiver.rs`), which checks every signature with the
 //! `standardwebhooks` package from PyPI: an implementation independent of ours, so a signing
 //! bug cannot be hidden by the same bug on the receiving side. Its path picks its behaviour
 //! (`/ok/<name>`, `/fail/<n>/<name>`, `/hang/<name>`, `/gone/<name>`, `/status/<code>/<name>`,

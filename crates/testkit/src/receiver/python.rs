@@ -19,7 +19,7 @@ use tokio::{
 
 use super::POLL_EVERY;
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/receiver/receiver.py");
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/receiver/receiver.py");
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// receiver.py's exit status when `import standardwebhooks` fails.
 const EXIT_MISSING_VERIFIER: i32 = 3;

@@ -6,7 +6,7 @@ use std::process::Command;
 
 #[test]
 fn the_independent_verifier_refuses_forged_stale_and_unsigned_requests() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/receiver/selftest.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/receiver/selftest.py");
     let output = Command::new("python3")
         .arg(script)
         .env("PYTHONDONTWRITEBYTECODE", "1")

@@ -208,6 +208,22 @@ async fn configuration_made_through_the_api_takes_effect_and_events_flow_end_to_
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let webhook_event = accepted["id"].as_str().unwrap().to_owned();
+    // The CLI's own signing is what ingest accepts too.
+    let sent = std::process::Command::new(service_binary("switchyard"))
+        .args([
+            "send",
+            &url,
+            "--provider",
+            "razorpay",
+            "--secret",
+            rzp_secret,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(sent.status.success(), "switchyard send: {sent:?}");
+    let sent: Value = serde_json::from_slice(&sent.stdout).unwrap();
+    assert_eq!(sent["status"], 202, "{sent}");
 
     // An application publish through the API.
     let (status, published) = cluster

@@ -1,7 +1,8 @@
 //! Webhook signatures for Switchyard: verification of inbound requests for each provider scheme
 //! the ingest service accepts (Razorpay, Stripe, GitHub, Shopify, Standard Webhooks and a
-//! configurable generic HMAC), and the Standard Webhooks [`Signer`] the webhook dispatcher uses
-//! for outbound deliveries.
+//! configurable generic HMAC), the Standard Webhooks [`Signer`] the webhook dispatcher uses
+//! for outbound deliveries, and [`sign_request`], which signs a test request the way each
+//! provider would.
 //!
 //! It is computation only: no I/O, no async, no HTTP framework. A handler passes the headers
 //! (through [`HeaderLookup`]), the raw body bytes and the time of receipt to
@@ -18,6 +19,7 @@ mod mac;
 mod razorpay;
 mod scheme;
 mod shopify;
+mod signing;
 mod standard_webhooks;
 mod stripe;
 mod timestamp;
@@ -26,5 +28,6 @@ mod verifier;
 pub use error::{KeyError, SignatureError};
 pub use headers::HeaderLookup;
 pub use scheme::{DEFAULT_TOLERANCE, Encoding, Scheme};
+pub use signing::sign_request;
 pub use standard_webhooks::Signer;
 pub use verifier::Verifier;

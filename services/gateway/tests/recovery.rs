@@ -267,3 +267,71 @@ async fn a_replay_redelivers_a_time_range_of_subscribed_types_to_one_endpoint() 
         .await
         .assert_problem(400, "invalid-request");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_killed_while_storing_the_dlq_stores_every_dead_letter_once() {
+    let stage = KafkaStage::new("gwdlqkill", 2).await;
+    let topics = stage.topics();
+    stage.ensure(&[topics.dlq(), topics.events()]).await;
+    let mut gateway = Gateway::on_kafka(&stage, &[]).await;
+    let acme = unique_name("acme");
+    let records: Vec<_> = (0..3_000)
+        .map(|n| {
+            let record = event(&acme, "order.created", n, i64::from(n)).to_binary();
+            dead_letter(&record, &topics.events(), "schema violation", None)
+        })
+        .collect();
+    for chunk in records.chunks(500) {
+        stage
+            .bus
+            .publisher
+            .publish_batch(&topics.dlq(), chunk.to_vec())
+            .await
+            .unwrap();
+    }
+    let client = gateway.database.client().await;
+    let stored = || async {
+        client
+            .query_one(
+                "SELECT count(*) FROM dead_letters WHERE tenant = $1",
+                &[&acme],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    // Killed mid-stream: some stored, not all.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while stored().await == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "nothing stored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = stored().await;
+    gateway.kill_and_restart(&stage).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let count = stored().await;
+        assert!(count <= 3_000, "stored twice: {count}");
+        if count == 3_000 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{count} of 3000 after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        before < 3_000,
+        "the kill came after the whole stream ({before}); nothing was proved"
+    );
+    let positions: i64 = client
+        .query_one(
+            "SELECT count(DISTINCT source_position) FROM dead_letters WHERE tenant = $1",
+            &[&acme],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(positions, 3_000);
+}

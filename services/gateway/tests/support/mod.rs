@@ -33,6 +33,8 @@ pub struct Gateway {
     pub database: TestDatabase,
     pub store: Store,
     http: reqwest::Client,
+    /// What it was started with besides the bus, to start it again.
+    env: Vec<(String, String)>,
 }
 
 /// An answer: status, headers and the body as JSON (`Value::Null` when it is not JSON).
@@ -90,6 +92,10 @@ impl Gateway {
             ),
         ];
         env.extend_from_slice(extra);
+        let owned: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let binary = match stage {
             Some(stage) => stage.start_binary(BINARY, &env).await,
             None => {
@@ -108,9 +114,22 @@ impl Gateway {
             database,
             store,
             http: reqwest::Client::new(),
+            env: owned,
         };
         gateway.wait_ready().await;
         gateway
+    }
+
+    /// SIGKILLs the gateway and starts it again on the same database and `stage`.
+    pub async fn kill_and_restart(&mut self, stage: &KafkaStage) {
+        self.binary.kill().await;
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.binary = stage.start_binary(BINARY, &env).await;
+        self.wait_ready().await;
     }
 
     async fn wait_ready(&self) {

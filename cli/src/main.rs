@@ -1,12 +1,13 @@
 //! `switchyard`: the command-line tool. It prints for people (and `--json` for scripts), so
 //! writing to stdout and stderr is its interface.
 //!
-//! Today: `config check`, `token` (a dev JWT) and `send` (a provider-signed test webhook).
-//! `switchyard dev` and the operator commands `tail`, `events` and `dlq` arrive with step 9 of
-//! the roadmap.
+//! Today: `config check`, `token` (a dev JWT), `send` (a provider-signed test webhook), and the
+//! operator commands over the API: `publish`, `events`, `deliveries`, `dlq list|redrive`,
+//! `tail`. `switchyard dev` arrives with step 9 of the roadmap.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod api;
 mod config_check;
 mod send;
 mod token;
@@ -52,6 +53,67 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Publish an event through the gateway (the outbox).
+    Publish {
+        /// Event type, e.g. `order.created`.
+        #[arg(long = "type")]
+        event_type: String,
+        /// What it is about.
+        #[arg(long)]
+        subject: Option<String>,
+        /// The data, as JSON text.
+        #[arg(long)]
+        data: Option<String>,
+        /// Makes a retry safe: the same key publishes once.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        #[command(flatten)]
+        target: api::Target,
+    },
+    /// Search the event store, newest first.
+    Events {
+        /// Type or pattern, e.g. `razorpay.payment.*`.
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// Exactly this subject.
+        #[arg(long)]
+        subject: Option<String>,
+        /// Events at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Events before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// How many (1 to 1000).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[command(flatten)]
+        target: api::Target,
+    },
+    /// Every delivery attempt of one event.
+    Deliveries {
+        /// The event id.
+        event_id: String,
+        #[command(flatten)]
+        target: api::Target,
+    },
+    /// Dead letters: list them, or send one again.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Follow live events (websocket-gateway) until Ctrl-C.
+    Tail {
+        /// The websocket-gateway's base URL.
+        #[arg(long, env = "SWITCHYARD_STREAM", default_value = "ws://127.0.0.1:8082")]
+        stream: String,
+        /// Type patterns, comma-separated: `a.b.*,c.d`.
+        #[arg(long)]
+        types: Option<String>,
+        /// Exactly this subject.
+        #[arg(long)]
+        subject: Option<String>,
+        #[command(flatten)]
+        target: api::Target,
+    },
     /// Sign a test webhook as the provider would and post it to a source's URL on ingest
     /// (`http://host:8081/webhooks/<tenant>/<source>`). Exits 0 on a 2xx answer.
     Send {
@@ -81,6 +143,25 @@ enum Command {
         /// Print a JSON object.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// Dead letters, newest first.
+    List {
+        /// Only failed deliveries to this endpoint.
+        #[arg(long)]
+        endpoint: Option<String>,
+        #[command(flatten)]
+        target: api::Target,
+    },
+    /// Send one again: a failed delivery to its endpoint only, anything else to its topic.
+    Redrive {
+        /// Its id (from `dlq list`).
+        id: String,
+        #[command(flatten)]
+        target: api::Target,
     },
 }
 
@@ -140,16 +221,78 @@ fn main() -> ExitCode {
                 hmac_prefix,
                 json,
             };
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime.block_on(send::run(&request)),
-                Err(error) => {
-                    eprintln!("switchyard send: cannot start the async runtime: {error}");
-                    ExitCode::FAILURE
-                }
-            }
+            block_on(send::run(&request))
+        }
+        Command::Publish {
+            event_type,
+            subject,
+            data,
+            idempotency_key,
+            target,
+        } => block_on(api::run(
+            &target,
+            api::Command::Publish {
+                event_type,
+                subject,
+                data,
+                idempotency_key,
+            },
+        )),
+        Command::Events {
+            event_type,
+            subject,
+            since,
+            until,
+            limit,
+            target,
+        } => {
+            let query = [
+                ("type", event_type),
+                ("subject", subject),
+                ("since", since),
+                ("until", until),
+                ("limit", Some(limit.to_string())),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect();
+            block_on(api::run(&target, api::Command::Events { query }))
+        }
+        Command::Deliveries { event_id, target } => {
+            block_on(api::run(&target, api::Command::Deliveries { event_id }))
+        }
+        Command::Dlq(DlqCommand::List { endpoint, target }) => {
+            block_on(api::run(&target, api::Command::DlqList { endpoint }))
+        }
+        Command::Dlq(DlqCommand::Redrive { id, target }) => {
+            block_on(api::run(&target, api::Command::DlqRedrive { id }))
+        }
+        Command::Tail {
+            stream,
+            types,
+            subject,
+            target,
+        } => block_on(api::run(
+            &target,
+            api::Command::Tail {
+                stream,
+                types,
+                subject,
+            },
+        )),
+    }
+}
+
+/// Runs an async command on a runtime of its own (only the network commands need one).
+fn block_on(command: impl Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(command),
+        Err(error) => {
+            eprintln!("switchyard: cannot start the async runtime: {error}");
+            ExitCode::FAILURE
         }
     }
 }

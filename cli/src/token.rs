@@ -40,7 +40,7 @@ pub fn run(request: &Request) -> ExitCode {
     }
 }
 
-fn mint(request: &Request) -> Result<(String, Scopes), String> {
+pub(crate) fn mint(request: &Request) -> Result<(String, Scopes), String> {
     let tenant = TenantId::parse(&request.tenant).map_err(|e| format!("--tenant: {e}"))?;
     let scopes: Scopes = if request.scopes.is_empty() {
         Scopes::from(Scope::Admin)

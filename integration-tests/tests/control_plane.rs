@@ -29,6 +29,7 @@ const WAIT: Duration = Duration::from_secs(60);
 struct Cluster {
     gateway: RunningBinary,
     ingest: RunningBinary,
+    stream: RunningBinary,
     _workers: Vec<RunningBinary>,
     _database: TestDatabase,
     http: reqwest::Client,
@@ -68,9 +69,11 @@ impl Cluster {
             workers.push(start(name).await);
         }
         let ingest = start("switchyard-ingest").await;
+        let stream = start("switchyard-websocket-gateway").await;
         Self {
             gateway,
             ingest,
+            stream,
             _workers: workers,
             _database: database,
             http: reqwest::Client::new(),
@@ -131,6 +134,24 @@ fn admin_token(tenant: &str) -> String {
     .unwrap()
 }
 
+/// Runs the `switchyard` tool against the cluster's gateway with `token`; its JSON output.
+fn cli(cluster: &Cluster, token: &str, args: &[&str]) -> Value {
+    let out = std::process::Command::new(service_binary("switchyard"))
+        .args(args)
+        .args([
+            "--api",
+            &cluster.gateway.base_url,
+            "--token",
+            token,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "switchyard {args:?}: {out:?}");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("switchyard {args:?}: {e}: {out:?}"))
+}
+
 fn razorpay_signature(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
@@ -143,6 +164,19 @@ async fn configuration_made_through_the_api_takes_effect_and_events_flow_end_to_
     let cluster = Cluster::start(&stage).await;
     let acme = unique_name("acme");
     let ops = admin_token(&acme);
+    // `switchyard tail` follows the tenant's invoices from now on (read at the end).
+    let mut tail = tokio::process::Command::new(service_binary("switchyard"))
+        .args(["tail", "--types", "invoice.*", "--json", "--token", &ops])
+        .args([
+            "--stream",
+            &cluster.stream.base_url.replace("http://", "ws://"),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut tailed =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(tail.stdout.take().unwrap()));
 
     // An endpoint, paused until its receiver (which must know the generated secret) is up.
     let (status, created) = cluster
@@ -283,6 +317,18 @@ async fn configuration_made_through_the_api_takes_effect_and_events_flow_end_to_
         .await;
     assert_eq!(search["data"][0]["id"], published_event.as_str());
     assert_eq!(search["data"][0]["data"]["total"], 42);
+    // The operator's view through the CLI is the same.
+    let listed = cli(&cluster, &ops, &["events", "--type", "order.*"]);
+    assert_eq!(listed["data"][0]["id"], published_event.as_str());
+    let attempts = cli(&cluster, &ops, &["deliveries", &published_event]);
+    assert!(
+        attempts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["outcome"] == "succeeded"),
+        "{attempts}"
+    );
 
     // A failing endpoint exhausts its one retry; redriven from the DLQ once it works, it
     // gets the event (and only it does).
@@ -341,11 +387,11 @@ async fn configuration_made_through_the_api_takes_effect_and_events_flow_end_to_
         )
         .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let id = dead["data"][0]["id"].as_str().unwrap();
-    let (status, body) = cluster
-        .api(Method::POST, &format!("/v1/dlq/{id}/redrive"), &ops, None)
-        .await;
-    assert_eq!(status, 202, "{body}");
+    let listed = cli(&cluster, &ops, &["dlq", "list", "--endpoint", "flaky"]);
+    let id = listed["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(id, dead["data"][0]["id"].as_str().unwrap());
+    let redriven = cli(&cluster, &ops, &["dlq", "redrive", &id]);
+    assert_eq!(redriven["redrive_count"], 1, "{redriven}");
     let redelivered = flaky_receiver
         .wait_for(
             "flaky",
@@ -368,4 +414,14 @@ async fn configuration_made_through_the_api_takes_effect_and_events_flow_end_to_
             == 1,
         "the redrive went to the flaky endpoint only"
     );
+
+    // The live stream showed the invoice to `switchyard tail`, and nothing else it filtered out.
+    let line = tokio::time::timeout(WAIT, tailed.next_line())
+        .await
+        .expect("switchyard tail printed nothing")
+        .unwrap()
+        .expect("switchyard tail ended");
+    let live: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(live["id"], invoice.as_str(), "{live}");
+    assert_eq!(live["tenant"], acme.as_str());
 }

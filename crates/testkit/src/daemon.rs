@@ -102,6 +102,14 @@ impl Daemon {
         }
     }
 
+    /// Kills the process at once (SIGKILL), as a crash would; [`Daemon::restart`] brings it
+    /// back.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
     /// Stops and starts the process again with the same arguments and data directory.
     pub async fn restart(&mut self) {
         self.stop().await;

@@ -52,6 +52,14 @@ impl PrivateTansu {
         self.daemon.stop().await;
     }
 
+    /// Kills the broker at once (SIGKILL), as a crash or a lost machine would; its data stays.
+    /// tansu 0.6 panics in its group coordinator when stopped gracefully while a consumer
+    /// group has members, and takes 7–15 s to exit; an outage test of a service that holds a
+    /// group (every one that follows the config topic) should kill it.
+    pub async fn kill(&mut self) {
+        self.daemon.kill().await;
+    }
+
     /// Starts it again (after [`PrivateTansu::stop`], or stops it first) with the same data.
     pub async fn restart(&mut self) {
         self.daemon.restart().await;

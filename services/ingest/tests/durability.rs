@@ -41,7 +41,7 @@ async fn a_broker_outage_answers_503_then_202_once_it_is_back_and_nothing_acknow
     .await;
     let before = post_until_accepted(&ingest, "before", Duration::from_secs(60)).await;
 
-    broker.stop().await;
+    broker.kill().await;
     let started = std::time::Instant::now();
     let during = post_razorpay(&ingest.url("acme", "razorpay"), SECRET, "during", b"{}").await;
     let problem = expect_problem(during, 503, "broker-unavailable").await;

@@ -1,5 +1,12 @@
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
+use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use rdkafka::{
     error::{KafkaError, RDKafkaErrorCode},
@@ -12,16 +19,43 @@ use switchyard_runtime::settings::BusSettings;
 use super::{BACKEND, base_config, map_error, publish_timeout};
 use crate::{Ack, BusError, Position, Publisher, timed};
 
+/// Consecutive records failed by the broker with an error the producer cannot recover from
+/// before the producer is replaced.
+const REPLACE_AFTER: u32 = 3;
+/// Least time between two replacements, so a broker that refuses everything is not met with a
+/// storm of new connections.
+const REPLACE_EVERY: Duration = Duration::from_secs(5);
+
 /// Idempotent, acks=all producer.
+///
+/// An idempotent producer keeps a producer id and per-partition sequence numbers, which the
+/// broker must remember. A broker that lost that state (observed with tansu after a crash and
+/// restart: every produce then fails with an unknown broker error) refuses the producer for
+/// good, and librdkafka does not reset it for errors it does not classify. So after
+/// `REPLACE_AFTER` such failures in a row the producer is replaced by a new one (a new
+/// producer id); records still in the old one's queue end with their own errors, which the
+/// caller retries like any other failed publish.
 pub(super) struct KafkaPublisher {
-    producer: FutureProducer,
+    producer: ArcSwap<FutureProducer>,
+    settings: BusSettings,
     timeout: Duration,
+    unrecoverable: AtomicU32,
+    replaced_at: Mutex<Option<Instant>>,
 }
 
 impl KafkaPublisher {
     pub(super) fn new(settings: &BusSettings) -> Result<Self, BusError> {
-        let timeout = publish_timeout(settings);
-        let producer = base_config(settings)
+        Ok(Self {
+            producer: ArcSwap::from_pointee(Self::create(settings)?),
+            settings: settings.clone(),
+            timeout: publish_timeout(settings),
+            unrecoverable: AtomicU32::new(0),
+            replaced_at: Mutex::new(None),
+        })
+    }
+
+    fn create(settings: &BusSettings) -> Result<FutureProducer, BusError> {
+        base_config(settings)
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("partitioner", "murmur2_random")
@@ -36,12 +70,54 @@ impl KafkaPublisher {
             .map_err(|e| BusError::Config {
                 backend: BACKEND,
                 reason: e.to_string(),
-            })?;
-        Ok(Self { producer, timeout })
+            })
     }
 
-    pub(super) fn producer(&self) -> &FutureProducer {
-        &self.producer
+    pub(super) fn producer(&self) -> Arc<FutureProducer> {
+        self.producer.load_full()
+    }
+
+    /// Counts a failed record: an error the producer cannot recover from by itself counts
+    /// toward replacing it; any other outcome resets the count.
+    fn observe(&self, error: Option<&KafkaError>) {
+        let unrecoverable = matches!(
+            error.and_then(KafkaError::rdkafka_error_code),
+            Some(
+                RDKafkaErrorCode::Unknown
+                    | RDKafkaErrorCode::UnknownProducerId
+                    | RDKafkaErrorCode::InvalidProducerEpoch
+                    | RDKafkaErrorCode::OutOfOrderSequenceNumber
+                    | RDKafkaErrorCode::Fatal
+            )
+        );
+        if !unrecoverable {
+            self.unrecoverable.store(0, Ordering::Relaxed);
+            return;
+        }
+        if self.unrecoverable.fetch_add(1, Ordering::Relaxed) + 1 < REPLACE_AFTER {
+            return;
+        }
+        let mut replaced_at = self
+            .replaced_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if replaced_at.is_some_and(|at| at.elapsed() < REPLACE_EVERY) {
+            return;
+        }
+        match Self::create(&self.settings) {
+            Ok(producer) => {
+                tracing::warn!(
+                    error = ?error,
+                    "the broker refuses this producer for good; replacing it with a new one"
+                );
+                metrics::counter!("switchyard_bus_producer_replaced_total", "backend" => BACKEND)
+                    .increment(1);
+                self.producer.store(Arc::new(producer));
+                self.unrecoverable.store(0, Ordering::Relaxed);
+                *replaced_at = Some(Instant::now());
+            }
+            Err(error) => tracing::error!(%error, "cannot create a replacement producer"),
+        }
     }
 
     /// Puts one record on librdkafka's queue, waiting while the queue is full.
@@ -60,8 +136,9 @@ impl KafkaPublisher {
             record = record.key(key.as_ref());
         }
         let deadline = tokio::time::Instant::now() + self.timeout;
+        let producer = self.producer.load();
         loop {
-            match self.producer.send_result(record) {
+            match producer.send_result(record) {
                 Ok(delivery) => return Ok(delivery),
                 // librdkafka hands the record back, so a retry re-sends it without rebuilding.
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
@@ -81,16 +158,22 @@ impl KafkaPublisher {
 
     async fn acknowledged(&self, delivery: DeliveryFuture) -> Result<Ack, BusError> {
         match delivery.await {
-            Ok(Ok(delivered)) => Ok(Ack {
-                partition: u32::try_from(delivered.partition).unwrap_or_default(),
-                position: Position::Offset(u64::try_from(delivered.offset).unwrap_or_default()),
-            }),
-            Ok(Err((error, _))) => Err(match map_error(&error) {
-                BusError::Timeout { .. } => BusError::Timeout {
-                    backend: BACKEND,
-                    after: self.timeout,
-                },
-                other => other,
+            Ok(Ok(delivered)) => {
+                self.observe(None);
+                Ok(Ack {
+                    partition: u32::try_from(delivered.partition).unwrap_or_default(),
+                    position: Position::Offset(u64::try_from(delivered.offset).unwrap_or_default()),
+                })
+            }
+            Ok(Err((error, _))) => Err({
+                self.observe(Some(&error));
+                match map_error(&error) {
+                    BusError::Timeout { .. } => BusError::Timeout {
+                        backend: BACKEND,
+                        after: self.timeout,
+                    },
+                    other => other,
+                }
             }),
             // The producer was dropped with the record still queued.
             Err(_) => Err(BusError::Closed),
@@ -133,6 +216,6 @@ impl Publisher for KafkaPublisher {
 impl Drop for KafkaPublisher {
     fn drop(&mut self) {
         // Give queued records a moment to be acknowledged rather than silently discarding them.
-        let _ = self.producer.flush(Duration::from_secs(5));
+        let _ = self.producer.load().flush(Duration::from_secs(5));
     }
 }

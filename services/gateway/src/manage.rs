@@ -139,6 +139,30 @@ fn source_settings(
     Ok(settings)
 }
 
+/// A stored row with its spec read back, when there is a row.
+fn with_spec<S: serde::de::DeserializeOwned>(
+    row: Option<ConfigRow>,
+) -> Result<Option<(ConfigRow, S)>, ApiError> {
+    row.map(|row| stored_spec(&row).map(|spec| (row, spec)))
+        .transpose()
+}
+
+/// One page of a listing by id: the views of `rows`, and the last id when the page is full.
+fn page_of<S: serde::de::DeserializeOwned, V: async_graphql::OutputType>(
+    rows: &[ConfigRow],
+    limit: u32,
+    view: fn(&ConfigRow, &S) -> V,
+) -> Result<Page<V>, ApiError> {
+    let data = rows
+        .iter()
+        .map(|row| stored_spec(row).map(|spec| view(row, &spec)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = (rows.len() == limit as usize)
+        .then(|| rows.last().map(|r| r.id.clone()))
+        .flatten();
+    Ok(Page { data, next_cursor })
+}
+
 fn source_view(row: &ConfigRow, spec: &SourceSpec) -> SourceView {
     let mut settings = serde_json::to_value(spec).unwrap_or(Value::Null);
     if let Value::Object(fields) = &mut settings {
@@ -255,13 +279,7 @@ impl Api {
         let Ok(source_id) = SourceId::parse(id) else {
             return Ok(None);
         };
-        match self.store()?.get_source(tenant, &source_id).await? {
-            Some(row) => {
-                let spec = stored_spec(&row)?;
-                Ok(Some((row, spec)))
-            }
-            None => Ok(None),
-        }
+        with_spec(self.store()?.get_source(tenant, &source_id).await?)
     }
 
     async fn stored_endpoint(
@@ -272,13 +290,7 @@ impl Api {
         let Ok(endpoint_id) = EndpointId::parse(id) else {
             return Ok(None);
         };
-        match self.store()?.get_endpoint(tenant, &endpoint_id).await? {
-            Some(row) => {
-                let spec = stored_spec(&row)?;
-                Ok(Some((row, spec)))
-            }
-            None => Ok(None),
-        }
+        with_spec(self.store()?.get_endpoint(tenant, &endpoint_id).await?)
     }
 
     /// The caller's sources, by id.
@@ -294,14 +306,7 @@ impl Api {
             .store()?
             .list_sources(tenant, limit, after.as_ref())
             .await?;
-        let data = rows
-            .iter()
-            .map(|row| stored_spec(row).map(|spec| source_view(row, &spec)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = (rows.len() == limit as usize)
-            .then(|| rows.last().map(|r| r.id.clone()))
-            .flatten();
-        Ok(Page { data, next_cursor })
+        page_of(&rows, limit, source_view)
     }
 
     /// The caller's source `id`.
@@ -511,14 +516,7 @@ impl Api {
             .store()?
             .list_endpoints(tenant, limit, after.as_ref())
             .await?;
-        let data = rows
-            .iter()
-            .map(|row| stored_spec(row).map(|spec| endpoint_view(row, &spec)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = (rows.len() == limit as usize)
-            .then(|| rows.last().map(|r| r.id.clone()))
-            .flatten();
-        Ok(Page { data, next_cursor })
+        page_of(&rows, limit, endpoint_view)
     }
 
     /// The caller's endpoint `id`.

@@ -147,6 +147,21 @@ impl AuthError {
         }
     }
 
+    /// The whole answer: [`AuthError::to_problem`] with its `WWW-Authenticate` challenge, so
+    /// every service refuses a token the same way.
+    #[must_use]
+    pub fn to_response(&self) -> actix_web::HttpResponse {
+        let mut response = self.to_problem().to_response();
+        if let Some(challenge) = self.www_authenticate()
+            && let Ok(value) = actix_web::http::header::HeaderValue::from_str(&challenge)
+        {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+
     /// The `WWW-Authenticate` value (RFC 6750 §3) for `401` and `403` answers; `None` for
     /// `503`, which is not a challenge.
     #[must_use]

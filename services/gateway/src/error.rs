@@ -4,10 +4,7 @@
 
 use std::time::Duration;
 
-use actix_web::{
-    HttpResponse, ResponseError,
-    http::{StatusCode, header},
-};
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 use switchyard_auth::AuthError;
 use switchyard_runtime::problem::Problem;
 use switchyard_store::StoreError;
@@ -178,16 +175,10 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = self.problem().to_response();
-        if let Self::Auth(error) = self
-            && let Some(challenge) = error.www_authenticate()
-            && let Ok(value) = header::HeaderValue::from_str(&challenge)
-        {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, value);
+        match self {
+            Self::Auth(error) => error.to_response(),
+            other => other.problem().to_response(),
         }
-        response
     }
 }
 

@@ -102,16 +102,10 @@ impl ResponseError for Refusal {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = self.problem().to_response();
-        if let Self::Auth(error) = self
-            && let Some(challenge) = error.www_authenticate()
-            && let Ok(value) = header::HeaderValue::from_str(&challenge)
-        {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, value);
+        match self {
+            Self::Auth(error) => error.to_response(),
+            other => other.problem().to_response(),
         }
-        response
     }
 }
 

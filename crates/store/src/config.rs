@@ -21,18 +21,28 @@
 //! to the entity; roll the transaction back (the lock is released with it).
 //!
 //! ```no_run
-//! use switchyard_domain::{EndpointId, Event, TenantId};
+//! use switchyard_domain::{EndpointId, Event, EventId, EventType, TenantId};
 //! use switchyard_store::{Store, StoreError, config, outbox::{self, Route}};
-//! # fn change_event(_: &switchyard_store::ConfigRow) -> Event { unimplemented!() }
 //! # async fn put(store: &Store, tenant: &TenantId, id: &EndpointId,
-//! #              spec: &serde_json::Value, if_match: Option<i64>) -> Result<(), StoreError> {
+//! #              spec: &serde_json::Value, if_match: Option<i64>)
+//! #              -> Result<(), Box<dyn std::error::Error>> {
 //! let mut client = store.client().await?;
 //! let tx = client.transaction().await.map_err(|e| StoreError::postgres("begin", e))?;
 //! // A conflict returns early: `tx` is dropped and rolls back.
 //! let row = config::upsert_endpoint(&tx, tenant, id, spec, if_match).await?;
 //! // The change carries `row.version`; keyed per entity on `<prefix>.config`.
+//! let data = serde_json::json!({ "version": row.version, "spec": row.spec });
+//! let change = Event::builder(
+//!     tenant.clone(),
+//!     EventId::generate(),
+//!     "/switchyard/gateway",
+//!     EventType::parse("switchyard.config.endpoint.upserted")?,
+//! )
+//! .subject(Some(id.to_string()))
+//! .data(Some("application/json".into()), data.to_string())
+//! .build()?;
 //! let route = Route::config(format!("endpoint/{tenant}/{id}"));
-//! outbox::enqueue_routed(&tx, &change_event(&row), &route).await?;
+//! outbox::enqueue_routed(&tx, &change, &route).await?;
 //! tx.commit().await.map_err(|e| StoreError::postgres("commit", e))?;
 //! # Ok(())
 //! # }

@@ -49,3 +49,32 @@ pub async fn kafka_brokers() -> (String, Option<PrivateTansu>) {
     let tansu = PrivateTansu::start().await;
     (tansu.brokers(), Some(tansu))
 }
+
+/// User + system CPU seconds used by `/proc/<path>` (`self`, a pid, `self/task/<tid>`), from
+/// its `stat` file; 0 when it cannot be read (the process has ended).
+#[must_use]
+pub fn cpu_seconds(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{path}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let Some(rest) = stat.rfind(')').and_then(|end| stat.get(end + 2..)) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    // After the command: state is field 0, utime 11, stime 12; USER_HZ is 100 on Linux.
+    (ticks(11).unwrap_or(0.0) + ticks(12).unwrap_or(0.0)) / 100.0
+}
+
+/// A child process of this one named `name` (which the kernel cuts to 15 bytes).
+#[must_use]
+pub fn child_pid(name: &str) -> Option<u32> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc").ok()?.find_map(|entry| {
+        let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let comm = &stat[stat.find('(')? + 1..stat.rfind(')')?];
+        let parent = stat[stat.rfind(')')? + 2..].split_whitespace().nth(1)?;
+        let named = comm == name || (comm.len() == 15 && name.starts_with(comm));
+        (parent == me && named).then_some(pid)
+    })
+}

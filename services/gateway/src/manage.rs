@@ -35,6 +35,18 @@ fn generate_secret() -> SecretString {
     SecretString::from(format!("whsec_{}", STANDARD.encode(bytes)))
 }
 
+/// The secret to use: the one given (a provider-issued one), or a generated one, which is
+/// also returned to be shown to the caller once.
+fn given_or_generated(given: Option<String>) -> (SecretString, Option<SecretString>) {
+    match given {
+        Some(given) => (SecretString::from(given), None),
+        None => {
+            let secret = generate_secret();
+            (secret.clone(), Some(secret))
+        }
+    }
+}
+
 fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
     ApiError::Invalid(format!("{field}: {message}"))
 }
@@ -208,12 +220,19 @@ impl Api {
         Ok(caller.tenant())
     }
 
-    /// Enqueues `change` for the config topic in `tx`.
-    async fn announce(tx: &Transaction<'_>, change: &ConfigChange) -> Result<(), ApiError> {
+    /// Enqueues `change` for the config topic in `tx` and commits: the entity's row and its
+    /// change become visible together or not at all.
+    async fn announce_and_commit(
+        tx: Transaction<'_>,
+        change: &ConfigChange,
+    ) -> Result<(), ApiError> {
         let event = change
             .to_event()
             .map_err(|e| ApiError::Invalid(e.to_string()))?;
-        outbox::enqueue_routed(tx, &event, &Route::config(change.key())).await?;
+        outbox::enqueue_routed(&tx, &event, &Route::config(change.key())).await?;
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::postgres("commit", e))?;
         Ok(())
     }
 
@@ -233,10 +252,7 @@ impl Api {
         }
         .map_err(conflict)?;
         let version = row.version;
-        Self::announce(&tx, &ConfigChange::SourceUpserted { version, spec }).await?;
-        tx.commit()
-            .await
-            .map_err(|e| StoreError::postgres("commit", e))?;
+        Self::announce_and_commit(tx, &ConfigChange::SourceUpserted { version, spec }).await?;
         Ok(row)
     }
 
@@ -256,10 +272,7 @@ impl Api {
         }
         .map_err(conflict)?;
         let version = row.version;
-        Self::announce(&tx, &ConfigChange::EndpointUpserted { version, spec }).await?;
-        tx.commit()
-            .await
-            .map_err(|e| StoreError::postgres("commit", e))?;
+        Self::announce_and_commit(tx, &ConfigChange::EndpointUpserted { version, spec }).await?;
         Ok(row)
     }
 
@@ -328,13 +341,7 @@ impl Api {
     ) -> Result<SourceWithSecret, ApiError> {
         let tenant = Self::require_admin(caller)?;
         let id = entity_id(None, input.id.as_deref())?;
-        let (secret, generated) = match &input.secret {
-            Some(given) => (SecretString::from(given.clone()), None),
-            None => {
-                let secret = generate_secret();
-                (secret.clone(), Some(secret))
-            }
-        };
+        let (secret, generated) = given_or_generated(input.secret.clone());
         let settings = source_settings(tenant, &id, &input, &[secret])?;
         let spec = SourceSpec::seal(&settings, &self.sealer)?;
         let row = self.write_source(spec.clone(), Write::Create).await?;
@@ -401,13 +408,7 @@ impl Api {
         if secret.as_deref().is_some_and(str::is_empty) {
             return Err(invalid("secret", "must not be empty"));
         }
-        let (new, generated) = match secret {
-            Some(given) => (SecretString::from(given), None),
-            None => {
-                let secret = generate_secret();
-                (secret.clone(), Some(secret))
-            }
-        };
+        let (new, generated) = given_or_generated(secret);
         let sealed = self.sealer.seal(&new)?;
         spec.secrets = std::iter::once(sealed)
             .chain(spec.secrets.first().cloned())
@@ -438,11 +439,7 @@ impl Api {
             id: source_id,
             version,
         };
-        Self::announce(&tx, &change).await?;
-        tx.commit()
-            .await
-            .map_err(|e| StoreError::postgres("commit", e))?;
-        Ok(())
+        Self::announce_and_commit(tx, &change).await
     }
 
     /// Checks an endpoint's input and makes its spec around `secret` and `previous`.
@@ -629,10 +626,6 @@ impl Api {
             id: endpoint_id,
             version,
         };
-        Self::announce(&tx, &change).await?;
-        tx.commit()
-            .await
-            .map_err(|e| StoreError::postgres("commit", e))?;
-        Ok(())
+        Self::announce_and_commit(tx, &change).await
     }
 }

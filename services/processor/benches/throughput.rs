@@ -51,7 +51,10 @@ use switchyard_domain::{
 use switchyard_processor::{handler::RawToEvents, pipeline::Pipeline};
 use switchyard_runtime::settings::{BusBackend, BusSettings};
 use switchyard_schema_registry::SchemaRegistry;
-use switchyard_testkit::{bench, unique_name};
+use switchyard_testkit::{
+    bench::{self, cpu_seconds},
+    unique_name,
+};
 use tokio_util::sync::CancellationToken;
 
 const TENANTS: usize = 64;
@@ -251,19 +254,6 @@ fn median(figures: &[Figure]) -> Figure {
     sorted[sorted.len() / 2]
 }
 
-/// CPU seconds this process has used (user + system), from `/proc/self/stat`.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let fields: Vec<&str> = stat[stat.rfind(')').expect("stat") + 2..]
-        .split_whitespace()
-        .collect();
-    let ticks: f64 =
-        fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
-    // USER_HZ is 100 on Linux.
-    ticks / 100.0
-}
-
 fn figure(records: usize, elapsed: Duration, cpu: f64) -> Figure {
     Figure {
         per_sec: records as f64 / elapsed.as_secs_f64(),
@@ -313,7 +303,7 @@ async fn pipe(
         let first = consumer.recv().await.expect("consume").detach();
         if started.is_none() {
             started = Some(Instant::now());
-            cpu_at_start = cpu_seconds();
+            cpu_at_start = cpu_seconds("self");
         }
         let mut messages = vec![first];
         while messages.len() < batch {
@@ -371,7 +361,7 @@ async fn pipe(
         done += messages.len();
     }
     let elapsed = started.map_or(Duration::ZERO, |s| s.elapsed());
-    let cpu = cpu_seconds() - cpu_at_start;
+    let cpu = cpu_seconds("self") - cpu_at_start;
     let _ = consumer.commit_consumer_state(CommitMode::Sync);
     figure(records, elapsed, cpu)
 }
@@ -390,7 +380,8 @@ struct Counting {
 #[async_trait]
 impl BatchHandler for Counting {
     async fn handle_batch(&self, batch: &[Delivery]) -> Result<Vec<(usize, String)>, HandlerError> {
-        self.started.get_or_init(|| (Instant::now(), cpu_seconds()));
+        self.started
+            .get_or_init(|| (Instant::now(), cpu_seconds("self")));
         let began = Instant::now();
         let rejected = self.inner.handle_batch(batch).await?;
         self.busy_us.fetch_add(
@@ -455,7 +446,11 @@ async fn processor(
     };
     handler.all.notified().await;
     let (started, cpu_at_start) = *handler.started.get().expect("started");
-    let result = figure(records, started.elapsed(), cpu_seconds() - cpu_at_start);
+    let result = figure(
+        records,
+        started.elapsed(),
+        cpu_seconds("self") - cpu_at_start,
+    );
     stop.cancel();
     let _ = running.await;
     let batches = handler.batches.load(Ordering::Relaxed).max(1);

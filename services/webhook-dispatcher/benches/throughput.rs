@@ -74,7 +74,11 @@ use switchyard_runtime::{
     settings::{BusBackend, BusSettings, DispatcherSettings},
 };
 use switchyard_signatures::Signer;
-use switchyard_testkit::{bench, binary::RunningBinary, unique_name};
+use switchyard_testkit::{
+    bench::{self, child_pid, cpu_seconds},
+    binary::RunningBinary,
+    unique_name,
+};
 use switchyard_webhook_dispatcher::{
     catalog::{Catalog, EndpointConfig},
     dispatch::Dispatcher,
@@ -442,24 +446,6 @@ impl std::fmt::Display for Cpu {
     }
 }
 
-/// User + system CPU seconds of `/proc/<path>/stat`.
-fn cpu_seconds(path: &str) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{path}/stat")) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = stat[stat.rfind(')').map_or(0, |i| i + 2)..]
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // USER_HZ is 100 on Linux.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 fn receiver_cpu() -> f64 {
     std::fs::read_dir("/proc/self/task")
         .expect("/proc/self/task")
@@ -485,19 +471,6 @@ fn sample_cpu(world: &World, dispatcher: Option<u32>) -> Cpu {
         receiver,
         broker: world.broker_pid.map(|pid| cpu_seconds(&pid.to_string())),
     }
-}
-
-/// A child process of this one named `name` (which the kernel cuts to 15 bytes).
-fn child_pid(name: &str) -> Option<u32> {
-    let me = std::process::id().to_string();
-    std::fs::read_dir("/proc").ok()?.find_map(|entry| {
-        let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let comm = &stat[stat.find('(')? + 1..stat.rfind(')')?];
-        let parent = stat[stat.rfind(')')? + 2..].split_whitespace().nth(1)?;
-        let named = comm == name || (comm.len() == 15 && name.starts_with(comm));
-        (parent == me && named).then_some(pid)
-    })
 }
 
 /// One contender's result.

@@ -50,7 +50,11 @@ use switchyard_auth::{Scope, Scopes, TokenSpec, mint_hs256};
 use switchyard_bus::Bus;
 use switchyard_domain::{Event, EventId, EventType, TenantId};
 use switchyard_runtime::settings::{BusBackend, BusSettings};
-use switchyard_testkit::{bench, binary::RunningBinary, unique_name};
+use switchyard_testkit::{
+    bench::{self, child_pid, cpu_seconds},
+    binary::RunningBinary,
+    unique_name,
+};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest as _};
 use tokio_util::sync::CancellationToken;
 
@@ -262,18 +266,6 @@ impl CpuSample {
     }
 }
 
-/// User + system CPU seconds of `/proc/<pid>`, in 10 ms ticks.
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let Some(rest) = stat.rfind(')').map(|end| &stat[end + 2..]) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
-    // After the command: state is field 0, utime 11, stime 12.
-    (ticks(11).unwrap_or(0.0) + ticks(12).unwrap_or(0.0)) / 100.0
-}
-
 /// Resident memory of `pid`, in KiB.
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -285,19 +277,6 @@ fn rss_kib(pid: u32) -> u64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .expect("the gateway's VmRSS")
-}
-
-/// A child process of this one named `name` (which the kernel cuts to 15 bytes).
-fn child_pid(name: &str) -> Option<u32> {
-    let me = std::process::id().to_string();
-    std::fs::read_dir("/proc").ok()?.find_map(|entry| {
-        let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let comm = &stat[stat.find('(')? + 1..stat.rfind(')')?];
-        let parent = stat[stat.rfind(')')? + 2..].split_whitespace().nth(1)?;
-        let named = comm == name || (comm.len() == 15 && name.starts_with(comm));
-        (parent == me && named).then_some(pid)
-    })
 }
 
 /// Microseconds since the Unix epoch: the clock the publisher and the clients share.

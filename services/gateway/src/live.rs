@@ -9,7 +9,7 @@
 //! Browsers wanting a push stream use the websocket-gateway (history, resume, flow control);
 //! this is for API clients that already speak GraphQL.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use futures::Stream;
@@ -22,10 +22,17 @@ use crate::model::EventView;
 /// Events waiting for the slowest subscriber before it counts as behind.
 pub const CAPACITY: usize = 1_024;
 
+/// An event on its way to subscribers; its API view is made once, by the first subscriber
+/// that wants it, and shared by the rest.
+struct LiveEvent {
+    event: Event,
+    view: OnceLock<EventView>,
+}
+
 /// The replica's live events.
 #[derive(Clone)]
 pub struct Live {
-    sender: broadcast::Sender<Arc<Event>>,
+    sender: broadcast::Sender<Arc<LiveEvent>>,
 }
 
 impl Default for Live {
@@ -77,9 +84,10 @@ impl Live {
                         () = tokio::time::sleep_until(selection.until) => return None,
                     };
                     match received {
-                        Ok(event) if selection.matches(&event) => {
+                        Ok(live) if selection.matches(&live.event) => {
+                            let view = live.view.get_or_init(|| EventView::from(&live.event));
                             return Some((
-                                Item::Event(Box::new(EventView::from(&*event))),
+                                Item::Event(Box::new(view.clone())),
                                 (receiver, selection),
                             ));
                         }
@@ -108,7 +116,10 @@ impl BatchHandler for Feed {
         for delivery in batch {
             if let Ok(event) = Event::from_message(&delivery.message) {
                 // No receiver is not an error: nobody subscribes right now.
-                let _ = self.0.sender.send(Arc::new(event));
+                let _ = self.0.sender.send(Arc::new(LiveEvent {
+                    event,
+                    view: OnceLock::new(),
+                }));
             }
         }
         Ok(Vec::new())

@@ -1,14 +1,15 @@
 //! `switchyard`: the command-line tool. It prints for people (and `--json` for scripts), so
 //! writing to stdout and stderr is its interface.
 //!
-//! Today: `config check`, `token` (a dev JWT), `send` (a provider-signed test webhook), and the
-//! operator commands over the API: `publish`, `events`, `deliveries`, `dlq list|redrive`,
-//! `tail`. `switchyard dev` arrives with step 9 of the roadmap.
+//! `dev` (every service in one process, with a demo tenant), `config check`, `token` (a dev
+//! JWT), `send` (a provider-signed test webhook), and the operator commands over the API:
+//! `publish`, `events`, `deliveries`, `dlq list|redrive`, `tail`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod api;
 mod config_check;
+mod dev;
 mod send;
 mod token;
 
@@ -25,6 +26,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run every service in this process on one port (127.0.0.1:8080 unless `http.bind`
+    /// says otherwise), on the in-memory bus and store unless configured otherwise, with a
+    /// demo tenant: a Razorpay source and an endpoint served by dev itself.
+    Dev {
+        /// TOML file, as the services read it (default: $SWITCHYARD_CONFIG).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        /// The bus: memory (default), kafka, redis or nats (their addresses from the
+        /// configuration, e.g. SWITCHYARD__BUS__KAFKA__BROKERS).
+        #[arg(long)]
+        bus: Option<switchyard_runtime::settings::BusBackend>,
+        /// PostgreSQL instead of the in-memory store.
+        #[arg(long, env = "SWITCHYARD_DEV_DATABASE_URL")]
+        database_url: Option<String>,
+    },
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -181,6 +197,27 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Dev {
+            config,
+            bus,
+            database_url,
+        } => {
+            let options = switchyard_dev::Options {
+                config,
+                bus,
+                database_url,
+            };
+            match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(dev::run(options)),
+                Err(error) => {
+                    eprintln!("switchyard: cannot start the async runtime: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Config(ConfigCommand::Check { config, json }) => config_check::run(config, json),
         Command::Token {
             tenant,

@@ -139,12 +139,13 @@ pub struct Bus {
 }
 
 impl Bus {
-    /// Connects to the configured backend. For `memory` this creates a new in-process broker;
-    /// use [`Bus::memory`] to share one between services in one process.
+    /// Connects to the configured backend. For `memory` that is the process's own broker
+    /// ([`memory::MemoryBroker::process_wide`]): services in one process (`switchyard dev`)
+    /// share it as they would share a cluster; use [`Bus::memory`] for an isolated one.
     pub async fn connect(settings: &BusSettings) -> Result<Self, BusError> {
         match settings.backend {
             BusBackend::Memory => Ok(Self::memory(
-                &memory::MemoryBroker::new(settings.partitions),
+                &memory::MemoryBroker::process_wide(settings.partitions),
                 settings,
             )),
             BusBackend::Kafka => kafka::connect(settings),

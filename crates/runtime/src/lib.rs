@@ -22,6 +22,6 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod trace_context;
 
-pub use service::{Service, ServiceBuilder, ServiceError, ServiceInfo, run};
+pub use service::{Part, Service, ServiceBuilder, ServiceError, ServiceInfo, run, run_loaded};
 pub use settings::Settings;
 pub use shutdown::Shutdown;

@@ -17,7 +17,7 @@ use crate::{
     Settings,
     health::{self, Readiness, ReadinessCheck},
     metrics, request_log,
-    settings::Sources,
+    settings::{Loaded, Sources},
     shutdown::{self, Shutdown},
     telemetry::Telemetry,
 };
@@ -102,6 +102,47 @@ impl ServiceBuilder {
         &self.settings
     }
 
+    /// Takes this service's routes, readiness checks and background work out of the builder,
+    /// to run inside another service's process and listener ([`ServiceBuilder::part`]).
+    pub fn into_part(self) -> Part {
+        Part {
+            info: self.info,
+            checks: self.checks,
+            routes: self.routes,
+            shutdown: self.shutdown,
+        }
+    }
+
+    /// Serves `part`'s routes beside this service's own (routes registered first match
+    /// first, so add the part with the more specific paths first), reports its readiness
+    /// checks under `<part>/<check>`, and stops and drains its background work when this
+    /// service stops. This is how `switchyard dev` runs every service on one port.
+    pub fn part(mut self, part: Part) -> Self {
+        let Part {
+            info,
+            checks,
+            routes,
+            shutdown,
+        } = part;
+        self.checks.extend(checks.into_iter().map(|check| {
+            Box::new(PartCheck {
+                name: format!("{}/{}", info.name, check.name()),
+                check,
+            }) as Box<dyn ReadinessCheck>
+        }));
+        self.routes.extend(routes);
+        let drain = Duration::from_secs(self.settings.shutdown.drain_timeout_secs);
+        let parent = self.shutdown.clone();
+        self.shutdown.spawn(async move {
+            parent.triggered().await;
+            if let Err(error) = shutdown.drain(drain).await {
+                tracing::error!(service = info.name, %error, "part did not drain in time");
+            }
+        });
+        metrics::record_build_info(info.name, info.version);
+        self
+    }
+
     /// Binds the listener and prepares the HTTP server; nothing is served until
     /// [`Service::run_until_stopped`].
     pub fn build(self) -> Result<Service, ServiceError> {
@@ -158,6 +199,39 @@ impl ServiceBuilder {
             readiness,
             drain,
         })
+    }
+}
+
+/// One service's routes, readiness checks and background work, taken out of its builder by
+/// [`ServiceBuilder::into_part`] to share another service's process and port.
+#[must_use]
+pub struct Part {
+    info: &'static ServiceInfo,
+    checks: Vec<Box<dyn ReadinessCheck>>,
+    routes: Vec<Routes>,
+    shutdown: Shutdown,
+}
+
+impl Part {
+    /// The service this part came from.
+    pub fn info(&self) -> &'static ServiceInfo {
+        self.info
+    }
+}
+
+/// A part's readiness check, named after its service so that `/readyz` tells apart the
+/// broker checks of several services.
+struct PartCheck {
+    name: String,
+    check: Box<dyn ReadinessCheck>,
+}
+
+impl ReadinessCheck for PartCheck {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn check(&self) -> crate::health::CheckFuture<'_> {
+        self.check.check()
     }
 }
 
@@ -288,10 +362,19 @@ where
         env: std::env::vars().collect(),
         defaults: vec![("http.bind", info.default_bind.to_owned())],
     };
-    let loaded = match Settings::load(&sources) {
-        Ok(loaded) => loaded,
-        Err(error) => return exit_before_telemetry(info, &error),
-    };
+    match Settings::load(&sources) {
+        Ok(loaded) => run_loaded(info, loaded, build).await,
+        Err(error) => exit_before_telemetry(info, &error),
+    }
+}
+
+/// [`run`] after its settings are loaded, for a binary that parses its own arguments and
+/// completes the settings (the `switchyard` CLI's `dev`).
+pub async fn run_loaded<F, Fut>(info: &'static ServiceInfo, loaded: Loaded, build: F) -> ExitCode
+where
+    F: FnOnce(Settings) -> Fut,
+    Fut: Future<Output = anyhow::Result<Service>>,
+{
     let telemetry = match Telemetry::init(info.binary, &loaded.settings.telemetry) {
         Ok(telemetry) => telemetry,
         Err(error) => return exit_before_telemetry(info, &error),

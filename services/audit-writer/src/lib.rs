@@ -30,7 +30,9 @@ pub mod metrics;
 use std::{sync::Arc, time::Duration};
 
 use switchyard_bus::{Bus, RetryPolicy, StartFrom, Subscription};
-use switchyard_runtime::{Service, ServiceInfo, Settings, Shutdown, settings::DatabaseSettings};
+use switchyard_runtime::{
+    Service, ServiceBuilder, ServiceInfo, Settings, Shutdown, settings::DatabaseSettings,
+};
 use switchyard_store::{Opening, Store};
 
 use crate::handler::AuditWriter;
@@ -56,6 +58,11 @@ pub const WRITE_RETRY: RetryPolicy = RetryPolicy {
     max_backoff: Duration::from_secs(5),
 };
 
+/// Builds the service and binds `http.bind`; see [`assemble`].
+pub async fn build(settings: Settings) -> anyhow::Result<Service> {
+    Ok(assemble(settings).await?.build()?)
+}
+
 /// Builds the service from validated settings: opens the audit store and applies its
 /// migrations (in the background if PostgreSQL is unreachable), then joins the
 /// `audit-writer` group; `/readyz` follows the bus and the database.
@@ -64,7 +71,9 @@ pub const WRITE_RETRY: RetryPolicy = RetryPolicy {
 /// The bus or `[database]` settings cannot work (e.g. `database.url` is not a PostgreSQL
 /// URL). A database that is unreachable, missing or refuses its migrations does not stop
 /// start-up: `/readyz` says why while it is retried.
-pub async fn build(settings: Settings) -> anyhow::Result<Service> {
+///
+/// Unbound: [`build`] serves it alone, `switchyard dev` beside the other services.
+pub async fn assemble(settings: Settings) -> anyhow::Result<ServiceBuilder> {
     let bus = Bus::connect(&settings.bus).await?;
     let opening = Opening::new();
     let store = opening.try_open(&settings.database).await?;
@@ -89,7 +98,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
         .readiness_check(bus.readiness_check());
     let shutdown = builder.shutdown().clone();
     shutdown.spawn(worker.run(store, shutdown.clone()));
-    Ok(builder.build()?)
+    Ok(builder)
 }
 
 /// What the background work needs.

@@ -30,7 +30,7 @@ use anyhow::Context as _;
 use switchyard_auth::Authenticator;
 use switchyard_bus::{Bus, RetryPolicy, StartFrom, Subscription};
 use switchyard_control::Sealer;
-use switchyard_runtime::{Service, ServiceInfo, Settings, Shutdown};
+use switchyard_runtime::{Service, ServiceBuilder, ServiceInfo, Settings, Shutdown};
 use switchyard_store::Opening;
 
 use crate::{
@@ -58,10 +58,17 @@ const DLQ_BATCH: usize = 500;
 /// How often idle tenants' budgets are forgotten.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
+/// Builds the service and binds `http.bind`; see [`assemble`].
+pub async fn build(settings: Settings) -> anyhow::Result<Service> {
+    Ok(assemble(settings).await?.build()?)
+}
+
 /// Builds the service from validated settings: verifies tokens with `[auth]` (required),
 /// connects to PostgreSQL and migrates (in the background while it is not up yet) and serves
 /// the API; `/readyz` follows the database and the bus.
-pub async fn build(settings: Settings) -> anyhow::Result<Service> {
+///
+/// Unbound: [`build`] serves it alone, `switchyard dev` beside the other services.
+pub async fn assemble(settings: Settings) -> anyhow::Result<ServiceBuilder> {
     let auth = Authenticator::new(&settings.auth)
         .await
         .context("the gateway authenticates every request: configure [auth]")?;
@@ -170,7 +177,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
             .consume_until_shutdown(&dlq_topics, subscription, sink, DLQ_BATCH, &stopping)
             .await;
     });
-    Ok(builder.build()?)
+    Ok(builder)
 }
 
 /// A random suffix naming this replica's own consumer group.

@@ -25,7 +25,7 @@ use actix_web::web;
 use anyhow::Context as _;
 use switchyard_bus::{Bus, RetryPolicy};
 use switchyard_control::Follower;
-use switchyard_runtime::{Service, ServiceInfo, Settings, Shutdown};
+use switchyard_runtime::{Service, ServiceBuilder, ServiceInfo, Settings, Shutdown};
 
 use crate::{
     client_ip::ClientIpResolver,
@@ -47,11 +47,18 @@ pub static SERVICE: ServiceInfo = ServiceInfo {
 /// How often idle clients are swept from the rate limiter.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
-/// Builds the service from validated settings, bound to `http.bind`: the static
+/// Builds the service and binds `http.bind`; see [`assemble`].
+pub async fn build(settings: Settings) -> anyhow::Result<Service> {
+    Ok(assemble(settings).await?.build()?)
+}
+
+/// Assembles the service from validated settings: the static
 /// `[[sources]]`, then the run-time ones of the config topic as they come; `/readyz` follows
 /// the bus and the config topic (not ready until caught up, so a restarted replica does not
 /// answer 404 for a source created through the API).
-pub async fn build(settings: Settings) -> anyhow::Result<Service> {
+///
+/// Unbound: [`build`] serves it alone, `switchyard dev` beside the other services.
+pub async fn assemble(settings: Settings) -> anyhow::Result<ServiceBuilder> {
     let bus = Bus::connect(&settings.bus).await?;
     let ingest = &settings.ingest;
     let catalog = SourceCatalog::from_settings(
@@ -96,7 +103,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
     shutdown.spawn(follower.run(bus.clone(), shutdown.clone()));
     shutdown.spawn(ensure_topic(bus, topic, shutdown.clone()));
     shutdown.spawn(sweep_limits(state, shutdown.clone()));
-    Ok(builder.build()?)
+    Ok(builder)
 }
 
 async fn connect_redis(url: &str) -> anyhow::Result<redis::aio::ConnectionManager> {

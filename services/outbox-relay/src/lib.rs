@@ -45,7 +45,7 @@ use secrecy::ExposeSecret as _;
 use switchyard_bus::{Bus, RetryPolicy};
 use switchyard_domain::Topics;
 use switchyard_runtime::{
-    Service, ServiceInfo, Settings, Shutdown,
+    Service, ServiceBuilder, ServiceInfo, Settings, Shutdown,
     settings::{DatabaseSettings, OutboxSettings},
 };
 use switchyard_store::{Opening, Store};
@@ -62,10 +62,17 @@ pub static SERVICE: ServiceInfo = ServiceInfo {
     version: env!("CARGO_PKG_VERSION"),
 };
 
+/// Builds the service and binds `http.bind`; see [`assemble`].
+pub async fn build(settings: Settings) -> anyhow::Result<Service> {
+    Ok(assemble(settings).await?.build()?)
+}
+
 /// Builds the service from validated settings, bound to `http.bind`, and starts relaying in
 /// the background; `/readyz` follows the bus and the database. A `database.url` that is not
 /// a PostgreSQL URL stops start-up; an unreachable or missing database does not.
-pub async fn build(settings: Settings) -> anyhow::Result<Service> {
+///
+/// Unbound: [`build`] serves it alone, `switchyard dev` beside the other services.
+pub async fn assemble(settings: Settings) -> anyhow::Result<ServiceBuilder> {
     let bus = Bus::connect(&settings.bus).await?;
     // The parser's messages quote no part of the URL, so the password stays out of logs.
     let listen: tokio_postgres::Config = settings
@@ -90,7 +97,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
         .readiness_check(opening.readiness_check());
     let shutdown = builder.shutdown().clone();
     shutdown.spawn(run(parts, shutdown.clone()));
-    Ok(builder.build()?)
+    Ok(builder)
 }
 
 /// What the background work needs, taken from the settings.

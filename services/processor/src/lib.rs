@@ -21,7 +21,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use switchyard_bus::{Bus, RetryPolicy, StartFrom, Subscription};
 use switchyard_control::Follower;
-use switchyard_runtime::{Service, ServiceInfo, Settings};
+use switchyard_runtime::{Service, ServiceBuilder, ServiceInfo, Settings};
 use switchyard_schema_registry::SchemaRegistry;
 
 use crate::{
@@ -41,10 +41,17 @@ pub static SERVICE: ServiceInfo = ServiceInfo {
 /// The consumer group.
 pub const GROUP: &str = "processor";
 
+/// Builds the service and binds `http.bind`; see [`assemble`].
+pub async fn build(settings: Settings) -> anyhow::Result<Service> {
+    Ok(assemble(settings).await?.build()?)
+}
+
 /// Builds the service from validated settings: loads the schemas (a bad schema stops
 /// start-up), joins the `processor` group in the background and follows the config topic
 /// for sources' rules; `/readyz` follows the bus and the config topic.
-pub async fn build(settings: Settings) -> anyhow::Result<Service> {
+///
+/// Unbound: [`build`] serves it alone, `switchyard dev` beside the other services.
+pub async fn assemble(settings: Settings) -> anyhow::Result<ServiceBuilder> {
     let bus = Bus::connect(&settings.bus).await?;
     let config = &settings.processor;
     let registry = if config.validate && !config.schemas_dir.as_os_str().is_empty() {
@@ -91,5 +98,5 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
         bus.consume_until_shutdown(&all_topics, subscription, handler, max_batch, &stopping)
             .await;
     });
-    Ok(builder.build()?)
+    Ok(builder)
 }

@@ -27,7 +27,7 @@ use switchyard_bus::{
     BatchHandler, Bus, Delivery, HandlerError, RetryPolicy, StartFrom, Subscription,
 };
 use switchyard_control::Follower;
-use switchyard_runtime::{Service, ServiceInfo, Settings};
+use switchyard_runtime::{Service, ServiceBuilder, ServiceInfo, Settings};
 
 use crate::{
     catalog::{Catalog, FollowEndpoints},
@@ -60,10 +60,17 @@ impl BatchHandler for Deliver {
     }
 }
 
+/// Builds the service and binds `http.bind`; see [`assemble`].
+pub async fn build(settings: Settings) -> anyhow::Result<Service> {
+    Ok(assemble(settings).await?.build()?)
+}
+
 /// Builds the service from validated settings: joins the `webhook-dispatcher` group on the
 /// events topic and the retry topics in the background, and follows the config topic for
 /// endpoints created or changed at run time; `/readyz` follows the bus and the config topic.
-pub async fn build(settings: Settings) -> anyhow::Result<Service> {
+///
+/// Unbound: [`build`] serves it alone, `switchyard dev` beside the other services.
+pub async fn assemble(settings: Settings) -> anyhow::Result<ServiceBuilder> {
     let bus = Bus::connect(&settings.bus).await?;
     let config = settings.dispatcher.clone();
     let catalog = Arc::new(
@@ -136,5 +143,5 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
             }
         }
     });
-    Ok(builder.build()?)
+    Ok(builder)
 }

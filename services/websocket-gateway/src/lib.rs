@@ -57,7 +57,7 @@ use actix_web::web;
 use anyhow::Context as _;
 use switchyard_auth::Authenticator;
 use switchyard_bus::{Bus, RetryPolicy, StartFrom, Subscription};
-use switchyard_runtime::{Service, ServiceInfo, Settings, Shutdown};
+use switchyard_runtime::{Service, ServiceBuilder, ServiceInfo, Settings, Shutdown};
 use tokio_util::task::TaskTracker;
 
 use crate::{
@@ -83,10 +83,17 @@ pub const GROUP: &str = "websocket-gateway";
 /// How often history is expired and queue depths are sampled.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(5);
 
+/// Builds the service and binds `http.bind`; see [`assemble`].
+pub async fn build(settings: Settings) -> anyhow::Result<Service> {
+    Ok(assemble(settings).await?.build()?)
+}
+
 /// Builds the service from validated settings: verifies tokens with `[auth]` (required: it
 /// refuses to start without), joins its own consumer group on the events topic in the
 /// background, and serves `/v1/ws` and `/v1/sse`; `/readyz` follows the bus.
-pub async fn build(settings: Settings) -> anyhow::Result<Service> {
+///
+/// Unbound: [`build`] serves it alone, `switchyard dev` beside the other services.
+pub async fn assemble(settings: Settings) -> anyhow::Result<ServiceBuilder> {
     let auth = Authenticator::new(&settings.auth)
         .await
         .context("websocket-gateway authenticates every client: configure [auth]")?;
@@ -142,7 +149,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
     shutdown.spawn(async move { auth.keep_keys_fresh(keys).await });
     shutdown.spawn(streams::drain(connections, shutdown.token()));
     shutdown.spawn(housekeeping(hub, shutdown.clone()));
-    Ok(builder.build()?)
+    Ok(builder)
 }
 
 /// Expires history, forgets idle tenants and samples queue depths until shutdown.

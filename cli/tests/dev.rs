@@ -158,31 +158,45 @@ async fn the_printed_curl_sends_a_webhook_that_reaches_the_demo_endpoint_and_the
         .unwrap();
     assert!(out.status.success(), "{curl}\n{out:?}");
 
-    // ... delivered to the demo endpoint and stored, with its delivery attempt.
+    // ... delivered to the demo endpoint (the delivery's `webhook-id` is the event's id) and
+    // stored, with its succeeded delivery attempt.
     let loopback = format!("{base}/dev/loopback");
     eventually("the second delivery", || async {
         get(&loopback, None).await.1.as_array().unwrap().len() == 2
     })
     .await;
-    let events_url = format!("{base}/v1/events?type=razorpay.payment.captured");
-    eventually("both events in the store", || async {
-        get(&events_url, Some(&token)).await.1["data"]
-            .as_array()
-            .is_some_and(|events| events.len() == 2)
+    let (_, received) = get(&loopback, None).await;
+    let id = received[1]["id"].as_str().unwrap().to_owned();
+    let event_url = format!("{base}/v1/events/{id}");
+    eventually("the event in the store", || async {
+        get(&event_url, Some(&token)).await.0 == 200
     })
     .await;
-    let (_, events) = get(&events_url, Some(&token)).await;
-    let id = events["data"][0]["id"].as_str().unwrap().to_owned();
-    let deliveries_url = format!("{base}/v1/events/{id}/deliveries");
+    let (_, event) = get(&event_url, Some(&token)).await;
+    assert_eq!(event["type"], "razorpay.payment.captured", "{event}");
+    let deliveries_url = format!("{event_url}/deliveries");
     eventually("the delivery attempt in the store", || async {
-        get(&deliveries_url, Some(&token)).await.1["data"]
+        get(&deliveries_url, Some(&token))
+            .await
+            .1
             .as_array()
             .is_some_and(|attempts| attempts.iter().any(|a| a["outcome"] == "succeeded"))
     })
     .await;
+    let search = format!("{base}/v1/events?type=razorpay.payment.*");
+    let (status, found) = get(&search, Some(&token)).await;
+    assert_eq!(status, 200, "{found}");
+    assert!(
+        found["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == id.as_str()),
+        "{found}"
+    );
 
     // A forged token is refused, the console is served, and SIGTERM stops it cleanly.
-    let (status, _) = get(&events_url, Some("not.a.token")).await;
+    let (status, _) = get(&search, Some("not.a.token")).await;
     assert_eq!(status, 401);
     let console = reqwest::get(format!("{base}/console/")).await.unwrap();
     assert_eq!(console.status(), 200);

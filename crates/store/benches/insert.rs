@@ -87,7 +87,7 @@ fn insert(c: &mut Criterion) {
     group.bench_function("single_row_insert_loop_500", |b| {
         b.iter_custom(|iters| {
             runtime.block_on(async {
-                let client = store.client().await.unwrap();
+                let client = store.postgres().unwrap().client().await.unwrap();
                 let statement = client.prepare_cached(SINGLE_ROW).await.unwrap();
                 let mut spent = Duration::ZERO;
                 for _ in 0..iters {

@@ -1,4 +1,4 @@
-//! What can go wrong talking to PostgreSQL, in the caller's terms, and whether retrying helps.
+//! What can go wrong in the store, in the caller's terms, and whether retrying helps.
 
 use std::{error::Error as _, time::Duration};
 
@@ -139,6 +139,24 @@ pub enum StoreError {
         version: i64,
     },
 
+    /// The function building a configuration write's change event refused (see
+    /// [`crate::backend::Announce`]); nothing was written.
+    #[error("the configuration change's event could not be built: {reason}")]
+    ChangeEvent {
+        /// Why, in the caller's words.
+        reason: String,
+    },
+
+    /// The in-memory store holds as many `what` as it will (see the crate documentation);
+    /// transient: it takes more once the relay has drained the outbox.
+    #[error("the in-memory store holds its limit of {limit} {what}; retry once they drain")]
+    Full {
+        /// E.g. `pending outbox rows`.
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
+
     /// A stored row no longer decodes into a valid value (written by something else, or by an
     /// older build with looser rules).
     #[error("stored row {what} is invalid: {reason}")]
@@ -171,9 +189,10 @@ impl StoreError {
     #[must_use]
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Unavailable { .. } | Self::ConnectTimeout { .. } | Self::PoolTimeout { .. } => {
-                true
-            }
+            Self::Unavailable { .. }
+            | Self::ConnectTimeout { .. }
+            | Self::PoolTimeout { .. }
+            | Self::Full { .. } => true,
             Self::Query { source, .. } => source.code().is_some_and(retryable_state),
             Self::Config { .. }
             | Self::DatabaseMissing { .. }
@@ -183,6 +202,7 @@ impl StoreError {
             | Self::Unstorable { .. }
             | Self::VersionConflict { .. }
             | Self::AlreadyExists { .. }
+            | Self::ChangeEvent { .. }
             | Self::CorruptRow { .. } => false,
         }
     }

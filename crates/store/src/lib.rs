@@ -1,44 +1,62 @@
-//! Switchyard's PostgreSQL adapter: connection pools, schema migrations, the audit event
-//! store, the delivery log, the transactional outbox, the configuration the gateway manages
-//! (sources and endpoints) and the dead letters it lists and redrives.
+//! Switchyard's store: the audit event store, the delivery log, the transactional outbox, the
+//! configuration the gateway manages (sources and endpoints) and the dead letters it lists and
+//! redrives, on PostgreSQL in production and in memory for `switchyard dev`.
 //!
-//! Services hold one [`Store`] ([`Store::connect`], then [`Store::migrate`] at start-up) and
-//! register [`Store::readiness_check`] with `/readyz`. The audit-writer batches into
-//! [`Store::insert_events`] and [`Store::insert_delivery_attempts`]; the gateway reads with
-//! [`Store::get_event`], [`Store::list_events`] and [`Store::list_deliveries`], writes events
-//! through [`outbox::enqueue`], manages sources and endpoints with the [`config`] writes (in
-//! the transaction that enqueues the matching `switchyard.config.*` event with
-//! [`outbox::enqueue_routed`]) and reads them with [`Store::list_sources`],
-//! [`Store::get_source`], [`Store::list_endpoints`] and [`Store::get_endpoint`], and stores
-//! what it consumes from the DLQ with [`Store::insert_dead_letters`], then lists and redrives
-//! it with [`Store::list_dead_letters`], [`Store::get_dead_letter`] and
-//! [`Store::mark_redriven`]; the outbox relay drives [`outbox::claim_batch`],
-//! [`outbox::set_aside`] and [`outbox::mark_published`]. It is not a general repository
-//! layer: it holds only the tables that the event flows of DESIGN §1 and the gateway's API
-//! rest on, and no business logic (a source's or endpoint's spec is opaque JSON here, its
-//! secrets sealed by the gateway before they arrive).
+//! Services hold one [`Store`] ([`Store::connect`], then [`Store::migrate`] at start-up, or
+//! [`Opening`] to do both in the background) and register [`Store::readiness_check`] with
+//! `/readyz`. The audit-writer batches into [`Store::insert_events`] and
+//! [`Store::insert_delivery_attempts`]; the gateway reads with [`Store::get_event`],
+//! [`Store::list_events`] and [`Store::list_deliveries`], publishes through the outbox with
+//! [`Store::enqueue`], manages sources and endpoints with [`Store::write_source`],
+//! [`Store::write_endpoint`], [`Store::delete_source`] and [`Store::delete_endpoint`] (each
+//! enqueues the matching `switchyard.config.*` event in the same unit of work; see
+//! [`config`]), and stores what it consumes from the DLQ with [`Store::insert_dead_letters`],
+//! then lists and redrives it; the outbox relay drives [`Store::claim_outbox`] (see
+//! [`outbox`]) and wakes on [`Store::watch_outbox`]. It is not a general repository layer: it
+//! holds only the tables that the event flows of DESIGN §1 and the gateway's API rest on, and
+//! no business logic (a source's or endpoint's spec is opaque JSON here, its secrets sealed
+//! by the gateway before they arrive).
+//!
+//! # Engines
+//!
+//! Every operation is a whole unit of work behind the [`Backend`] trait, so both engines give
+//! the same answers; one test suite (`tests/suite`) runs against each.
+//!
+//! - **PostgreSQL** for any other `database.url`: pools, migrations, SQL files. Tests and
+//!   tools reach its pools through [`Store::postgres`]; a service with rows of its own to
+//!   commit beside an event uses [`outbox::enqueue`] inside its own transaction.
+//! - **Memory** for `database.url = "memory://<name>"`, e.g. `memory://dev`: [`Store::connect`]
+//!   returns the process's store of that name, created on first use, so services running in
+//!   one process share it as they would share a database, and distinct names are isolated
+//!   (tests use unique names). It is ready at once ([`Opening::try_open`] succeeds), has no
+//!   migrations, wakes relays on every enqueue, and forgets everything when the process ends.
+//!   It is bounded for a laptop: at most [`memory::MAX_EVENTS`] events,
+//!   [`memory::MAX_DELIVERY_ATTEMPTS`] delivery attempts and [`memory::MAX_DEAD_LETTERS`] dead
+//!   letters (beyond each, the oldest stored is dropped, as retention would), at most
+//!   [`memory::MAX_PENDING_OUTBOX`] outbox rows waiting for a relay (beyond it an enqueue is
+//!   refused with the transient [`StoreError::Full`]), and published outbox rows kept for
+//!   idempotency until pruned or beyond [`memory::MAX_PUBLISHED_OUTBOX`].
 //!
 //! ```no_run
-//! use switchyard_store::{Store, StoreError, outbox};
+//! use switchyard_store::{Store, StoreError};
 //! # async fn example(
 //! #     settings: &switchyard_runtime::settings::DatabaseSettings,
 //! #     event: &switchyard_domain::Event,
 //! # ) -> Result<(), StoreError> {
 //! let store = Store::connect(settings).await?;
 //! store.migrate().await?;
-//!
-//! // A service's write: its own rows and the event, committed together.
-//! let mut client = store.client().await?;
-//! let tx = client.transaction().await.map_err(|e| StoreError::postgres("begin", e))?;
-//! // ... the service's own INSERTs/UPDATEs on `tx` ...
-//! outbox::enqueue(&tx, event).await?;
-//! tx.commit().await.map_err(|e| StoreError::postgres("commit", e))?;
+//! // One unit of work: the event is in the outbox, and the relay will publish it.
+//! let outcomes = store.enqueue(&[event]).await?;
 //! # Ok(())
 //! # }
 //! ```
 //!
 //! Design choices, and why:
 //!
+//! - **Units of work, not transactions, at the seam.** A trait that handed out transactions
+//!   would force the memory engine to implement MVCC; whole operations (a configuration write
+//!   with its event, a relay's claim held until commit) are what services need, and each
+//!   engine makes them atomic its own way: a transaction, or one lock.
 //! - **Embedded migration runner, not refinery.** Replicas starting together need a lock
 //!   around whichever runner is used, and a transaction-level advisory lock only works if
 //!   the runner applies everything inside the transaction that holds it. With the lock, the
@@ -61,7 +79,8 @@
 //!   DO NOTHING` makes replays free, and rows are sorted by key so concurrent writers take
 //!   their locks in one order and cannot deadlock.
 //! - **Every event field round-trips exactly**, including non-UTF-8 data and the
-//!   nanoseconds of `time` that `timestamptz` cannot hold (kept in `time_nanos`).
+//!   nanoseconds of `time` that `timestamptz` cannot hold (kept in `time_nanos`). Listings
+//!   order and filter by the time at microsecond precision in both engines.
 //! - **Configuration versions never go back.** Followers of the config topic apply a change
 //!   only above the version they hold, so a deletion takes a version of its own and a
 //!   re-created id continues above it. A per-entity high-water row (`config_versions`) holds
@@ -74,24 +93,22 @@
 //!   dead-lettering time, so ids sort by time and serve as the keyset cursor.
 //! - **Type patterns are listed per type.** PostgreSQL 15 has no skip scan, so a pattern with
 //!   `*` walks the tenant's distinct types through the type index and merges one bounded scan
-//!   per matching type ([`Store::list_events`]; measured in `events/list.rs`).
-//! - Connections are plain TCP (`NoTls`): the database is reached over the cluster network
-//!   or a sidecar. A URL asking for `sslmode=require` fails to connect rather than silently
-//!   downgrading.
+//!   per matching type ([`Store::list_events`]; measured in `postgres/events_list.rs`).
 
+pub mod backend;
 pub mod config;
 mod dead_letters;
 mod deliveries;
 mod error;
-mod event_row;
 mod events;
-mod migrate;
+pub mod memory;
 mod opening;
 pub mod outbox;
-mod pool;
+pub mod postgres;
 mod readiness;
-mod timing;
+mod store;
 
+pub use backend::{Announce, Backend};
 pub use config::ConfigRow;
 pub use dead_letters::{
     DeadLetter, DeadLetterCursor, DeadLetterFilter, DeadLetterPage, NewDeadLetter,
@@ -99,81 +116,8 @@ pub use dead_letters::{
 pub use deadpool_postgres::{Client, GenericClient, Pool, Transaction};
 pub use error::StoreError;
 pub use events::{Cursor, EventFilter, EventPage, MAX_PAGE_SIZE, Order};
-pub use migrate::AppliedMigration;
 pub use opening::{Opening, OpeningReady};
-use pool::DbPool;
+pub use outbox::Route;
+pub use postgres::{PgStore, migrate::AppliedMigration};
 pub use readiness::DatabaseReady;
-use secrecy::ExposeSecret;
-use switchyard_runtime::settings::DatabaseSettings;
-
-/// Connection pools to the primary and (optionally) a read replica, and every operation on
-/// Switchyard's tables. Cheap to clone: clones share the pools.
-#[derive(Clone)]
-pub struct Store {
-    primary: DbPool,
-    replica: Option<DbPool>,
-}
-
-impl Store {
-    /// Builds pools of at most `pool_size` connections, every connect and every wait for a
-    /// free connection bounded by `connect_timeout_secs`, then opens one connection to each
-    /// server so that a wrong URL fails here, at start-up, with a message that says what to
-    /// fix (a missing database is [`StoreError::DatabaseMissing`], naming it).
-    ///
-    /// An unreachable server is [`StoreError::Unavailable`] or
-    /// [`StoreError::ConnectTimeout`]: transient, so a service may retry start-up.
-    pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
-        let primary = DbPool::new("database.url", &settings.url, settings)?;
-        let replica = if settings.read_url.expose_secret().trim().is_empty() {
-            None
-        } else {
-            Some(DbPool::new(
-                "database.read_url",
-                &settings.read_url,
-                settings,
-            )?)
-        };
-        let store = Self { primary, replica };
-        for pool in store.pools() {
-            drop(pool.get().await?);
-        }
-        Ok(store)
-    }
-
-    /// Where queries read from: the replica when configured (results may lag the primary
-    /// by the replication delay), else the primary.
-    fn reader(&self) -> &DbPool {
-        self.replica.as_ref().unwrap_or(&self.primary)
-    }
-
-    fn pools(&self) -> impl Iterator<Item = &DbPool> {
-        std::iter::once(&self.primary).chain(self.replica.as_ref())
-    }
-
-    /// A connection to the primary from the pool, for statements of the caller's own, such
-    /// as a transaction around [`outbox::enqueue`] or a relay's claim.
-    pub async fn client(&self) -> Result<Client, StoreError> {
-        self.primary.get().await
-    }
-
-    /// The primary's pool.
-    #[must_use]
-    pub fn pool(&self) -> &Pool {
-        &self.primary.pool
-    }
-
-    /// The pool queries read from: the replica's when `read_url` is set, else the primary's.
-    #[must_use]
-    pub fn read_pool(&self) -> &Pool {
-        &self.reader().pool
-    }
-
-    /// A `/readyz` check named `postgres` that passes while the primary (and the replica,
-    /// when configured) hands out a connection that answers a query.
-    #[must_use]
-    pub fn readiness_check(&self) -> DatabaseReady {
-        DatabaseReady {
-            pools: self.pools().cloned().collect(),
-        }
-    }
-}
+pub use store::{MEMORY_SCHEME, Store};

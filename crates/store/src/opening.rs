@@ -1,5 +1,6 @@
 //! Opening the store the way a service needs it: connected and migrated at start-up when
-//! PostgreSQL is there, in the background when it is not, with `/readyz` saying which.
+//! PostgreSQL is there, in the background when it is not, with `/readyz` saying which. A
+//! `memory://` store opens at once.
 //!
 //! A service starts (and serves `/healthz`) while PostgreSQL is down or its database is not
 //! created yet, as it does while the broker is down: a pod in a crash loop recovers more

@@ -1,31 +1,23 @@
-//! The `/readyz` check for PostgreSQL.
+//! The `/readyz` check for the store.
+
+use std::sync::Arc;
 
 use switchyard_runtime::health::{CheckFuture, ReadinessCheck};
 
-use crate::{error::StoreError, pool::DbPool};
+use crate::backend::Backend;
 
-/// Readiness of the database for `/readyz`; see [`crate::Store::readiness_check`].
+/// Readiness of the store for `/readyz`, named after its engine (`postgres` or `memory`); see
+/// [`crate::Store::readiness_check`].
 pub struct DatabaseReady {
-    pub(crate) pools: Vec<DbPool>,
+    pub(crate) backend: Arc<dyn Backend>,
 }
 
 impl ReadinessCheck for DatabaseReady {
     fn name(&self) -> &str {
-        "postgres"
+        self.backend.engine()
     }
 
     fn check(&self) -> CheckFuture<'_> {
-        Box::pin(async move {
-            for pool in &self.pools {
-                let client = pool.get().await.map_err(|e| e.to_string())?;
-                // A statement, not just a checkout: a pooled connection can look open while
-                // the server behind it is gone.
-                client
-                    .simple_query("SELECT 1")
-                    .await
-                    .map_err(|e| StoreError::postgres("readiness", e).to_string())?;
-            }
-            Ok(())
-        })
+        Box::pin(async move { self.backend.check_ready().await })
     }
 }

@@ -192,7 +192,12 @@ fn per_sec(n: usize, elapsed: Duration) -> f64 {
 }
 
 async fn empty(store: &Store) {
-    let client = store.client().await.expect("client");
+    let client = store
+        .postgres()
+        .expect("a PostgreSQL store")
+        .client()
+        .await
+        .expect("client");
     client
         .batch_execute("TRUNCATE events")
         .await
@@ -200,7 +205,12 @@ async fn empty(store: &Store) {
 }
 
 async fn stored(store: &Store) -> i64 {
-    let client = store.client().await.expect("client");
+    let client = store
+        .postgres()
+        .expect("a PostgreSQL store")
+        .client()
+        .await
+        .expect("client");
     client
         .query_one("SELECT count(*) FROM events", &[])
         .await
@@ -216,7 +226,12 @@ const SINGLE_ROW: &str = "INSERT INTO events (tenant, id, type, subject, time, t
 /// Baseline (a): one statement, one transaction, per event.
 async fn single_rows(store: &Store, events: &[Event]) -> f64 {
     empty(store).await;
-    let client = store.client().await.expect("client");
+    let client = store
+        .postgres()
+        .expect("a PostgreSQL store")
+        .client()
+        .await
+        .expect("client");
     let statement = client.prepare(SINGLE_ROW).await.expect("prepare");
     let started = Instant::now();
     for event in events {

@@ -4,8 +4,8 @@
 //!   `--seconds`, memory bus: the outbox is the work) against
 //!   - `GET /healthz` at the same concurrency: the HTTP stack and this load generator on this
 //!     machine, with no work behind it;
-//!   - a **one-commit-per-publish loop** through `outbox::enqueue` from 16 connections: what
-//!     the gateway would do without group commit.
+//!   - a **one-commit-per-publish loop**, `Store::enqueue` of one event at a time from 16
+//!     connections: what the gateway would do without group commit.
 //! - **Search latency over `--events` stored events of one tenant** (20 types, 1000 subjects,
 //!   30 days): six kinds of query (newest page, exact type, type pattern, subject, a day's
 //!   range, the second page by cursor) through `GET /v1/events`, p50/p99 per kind, against
@@ -32,7 +32,7 @@ use secrecy::SecretString;
 use switchyard_auth::{Scope, Scopes, TokenSpec, mint_hs256};
 use switchyard_domain::{Event, EventId, EventType, EventTypePattern, TenantId};
 use switchyard_runtime::settings::DatabaseSettings;
-use switchyard_store::{EventFilter, Order, Store, outbox};
+use switchyard_store::{EventFilter, Order, Store};
 use switchyard_testkit::{bench, binary::RunningBinary, postgres::TestDatabase, unique_name};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_switchyard-gateway");
@@ -143,7 +143,7 @@ async fn main() {
     .await;
     health.print("`GET /healthz` (HTTP floor)");
     let commits = commit_loop(&store, &options).await;
-    commits.print("one commit per publish (`outbox::enqueue`, 16 connections)");
+    commits.print("one commit per publish (`Store::enqueue` of one event, 16 connections)");
     let publish_url = format!("{}/v1/events", gateway.base_url);
     let publishes = load(&options, {
         let (http, token) = (http.clone(), token.clone());
@@ -166,6 +166,8 @@ async fn main() {
     let filled = Instant::now();
     fill(&store, &tenant, options.events).await;
     store
+        .postgres()
+        .expect("a PostgreSQL store")
         .client()
         .await
         .expect("client")
@@ -280,7 +282,7 @@ where
     total
 }
 
-/// `outbox::enqueue` in a transaction of its own per event, from 16 connections.
+/// `Store::enqueue` of one event per call (a transaction of its own), from 16 connections.
 async fn commit_loop(store: &Store, options: &Options) -> Load {
     let connections = Options {
         concurrency: 16,
@@ -292,13 +294,7 @@ async fn commit_loop(store: &Store, options: &Options) -> Load {
             let store = store.clone();
             async move {
                 let event = event("commit", n, 0);
-                let Ok(mut client) = store.client().await else {
-                    return false;
-                };
-                let Ok(tx) = client.transaction().await else {
-                    return false;
-                };
-                outbox::enqueue(&tx, &event).await.is_ok() && tx.commit().await.is_ok()
+                store.enqueue(&[&event]).await.is_ok()
             }
         }
     })

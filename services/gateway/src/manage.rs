@@ -1,5 +1,5 @@
 //! Managing a tenant's sources and endpoints (the `admin` scope): each write changes the
-//! entity's row and enqueues its `switchyard.config.*` change in the same transaction, and
+//! entity's row and enqueues its `switchyard.config.*` change in the same unit of work, and
 //! the outbox relay publishes the change to `<prefix>.config`, where ingest, the processor and
 //! the webhook dispatcher pick it up within seconds. Secrets are generated here, sealed
 //! before they are stored or published, and shown to the caller once.
@@ -10,12 +10,9 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Map, Value, json};
 use switchyard_auth::{Principal, Scope};
 use switchyard_control::{ConfigChange, EndpointSpec, PreviousSecret, SourceSpec};
-use switchyard_domain::{EndpointId, SourceId, TenantId};
+use switchyard_domain::{EndpointId, Event, SourceId, TenantId};
 use switchyard_runtime::settings::{EndpointSettings, SourceSettings};
-use switchyard_store::{
-    ConfigRow, StoreError, Transaction, config,
-    outbox::{self, Route},
-};
+use switchyard_store::{ConfigRow, StoreError, config::Precondition, outbox::Route};
 
 use crate::{
     api::{Api, DEFAULT_PAGE},
@@ -80,8 +77,18 @@ fn conflict(error: StoreError) -> ApiError {
         StoreError::AlreadyExists { .. } | StoreError::VersionConflict { .. } => {
             ApiError::Conflict(error.to_string())
         }
+        StoreError::ChangeEvent { reason } => ApiError::Invalid(reason),
         other => ApiError::Store(other),
     }
+}
+
+/// `change` as the event the store enqueues with the write it describes, keyed per entity on
+/// the config topic.
+fn announcement(change: &ConfigChange) -> Result<(Event, Route), StoreError> {
+    let event = change.to_event().map_err(|e| StoreError::ChangeEvent {
+        reason: e.to_string(),
+    })?;
+    Ok((event, Route::config(change.key())))
 }
 
 fn stored_spec<T: serde::de::DeserializeOwned>(row: &ConfigRow) -> Result<T, ApiError> {
@@ -100,6 +107,15 @@ enum Write {
     Create,
     /// Anything, or exactly this version (`PUT` with `If-Match`): 409 when it differs.
     Replace(Option<i64>),
+}
+
+impl Write {
+    fn precondition(self) -> Precondition {
+        match self {
+            Self::Create => Precondition::Absent,
+            Self::Replace(expected) => expected.map_or(Precondition::Any, Precondition::AtVersion),
+        }
+    }
 }
 
 /// Parses a source from the API's input into the settings a `[[sources]]` entry gives, with
@@ -220,60 +236,48 @@ impl Api {
         Ok(caller.tenant())
     }
 
-    /// Enqueues `change` for the config topic in `tx` and commits: the entity's row and its
-    /// change become visible together or not at all.
-    async fn announce_and_commit(
-        tx: Transaction<'_>,
-        change: &ConfigChange,
-    ) -> Result<(), ApiError> {
-        let event = change
-            .to_event()
-            .map_err(|e| ApiError::Invalid(e.to_string()))?;
-        outbox::enqueue_routed(&tx, &event, &Route::config(change.key())).await?;
-        tx.commit()
-            .await
-            .map_err(|e| StoreError::postgres("commit", e))?;
-        Ok(())
-    }
-
+    /// Writes the source and, in the same unit of work, enqueues its change carrying the
+    /// version the write produced: the row and its change become visible together or not
+    /// at all.
     async fn write_source(&self, spec: SourceSpec, mode: Write) -> Result<ConfigRow, ApiError> {
         let value = serde_json::to_value(&spec).map_err(|e| ApiError::Invalid(e.to_string()))?;
-        let mut client = self.store()?.client().await?;
-        let tx = client
-            .transaction()
+        let announce = |version| {
+            announcement(&ConfigChange::SourceUpserted {
+                version,
+                spec: spec.clone(),
+            })
+        };
+        self.store()?
+            .write_source(
+                &spec.tenant,
+                &spec.id,
+                &value,
+                mode.precondition(),
+                &announce,
+            )
             .await
-            .map_err(|e| StoreError::postgres("begin", e))?;
-        let (tenant, id) = (&spec.tenant, &spec.id);
-        let row = match mode {
-            Write::Create => config::create_source(&tx, tenant, id, &value).await,
-            Write::Replace(expected) => {
-                config::upsert_source(&tx, tenant, id, &value, expected).await
-            }
-        }
-        .map_err(conflict)?;
-        let version = row.version;
-        Self::announce_and_commit(tx, &ConfigChange::SourceUpserted { version, spec }).await?;
-        Ok(row)
+            .map_err(conflict)
     }
 
+    /// [`Api::write_source`] for an endpoint.
     async fn write_endpoint(&self, spec: EndpointSpec, mode: Write) -> Result<ConfigRow, ApiError> {
         let value = serde_json::to_value(&spec).map_err(|e| ApiError::Invalid(e.to_string()))?;
-        let mut client = self.store()?.client().await?;
-        let tx = client
-            .transaction()
+        let announce = |version| {
+            announcement(&ConfigChange::EndpointUpserted {
+                version,
+                spec: spec.clone(),
+            })
+        };
+        self.store()?
+            .write_endpoint(
+                &spec.tenant,
+                &spec.id,
+                &value,
+                mode.precondition(),
+                &announce,
+            )
             .await
-            .map_err(|e| StoreError::postgres("begin", e))?;
-        let (tenant, id) = (&spec.tenant, &spec.id);
-        let row = match mode {
-            Write::Create => config::create_endpoint(&tx, tenant, id, &value).await,
-            Write::Replace(expected) => {
-                config::upsert_endpoint(&tx, tenant, id, &value, expected).await
-            }
-        }
-        .map_err(conflict)?;
-        let version = row.version;
-        Self::announce_and_commit(tx, &ConfigChange::EndpointUpserted { version, spec }).await?;
-        Ok(row)
+            .map_err(conflict)
     }
 
     fn source_id(id: &str) -> Result<SourceId, ApiError> {
@@ -426,20 +430,19 @@ impl Api {
     pub async fn delete_source(&self, caller: &Principal, id: &str) -> Result<(), ApiError> {
         let tenant = Self::require_admin(caller)?;
         let source_id = SourceId::parse(id).map_err(|_| ApiError::not_found("source", id))?;
-        let mut client = self.store()?.client().await?;
-        let tx = client
-            .transaction()
-            .await
-            .map_err(|e| StoreError::postgres("begin", e))?;
-        let version = config::delete_source(&tx, tenant, &source_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("source", id))?;
-        let change = ConfigChange::SourceDeleted {
-            tenant: tenant.clone(),
-            id: source_id,
-            version,
+        let announce = |version| {
+            announcement(&ConfigChange::SourceDeleted {
+                tenant: tenant.clone(),
+                id: source_id.clone(),
+                version,
+            })
         };
-        Self::announce_and_commit(tx, &change).await
+        self.store()?
+            .delete_source(tenant, &source_id, &announce)
+            .await
+            .map_err(conflict)?
+            .map(|_| ())
+            .ok_or_else(|| ApiError::not_found("source", id))
     }
 
     /// Checks an endpoint's input and makes its spec around `secret` and `previous`.
@@ -613,19 +616,18 @@ impl Api {
     pub async fn delete_endpoint(&self, caller: &Principal, id: &str) -> Result<(), ApiError> {
         let tenant = Self::require_admin(caller)?;
         let endpoint_id = EndpointId::parse(id).map_err(|_| ApiError::not_found("endpoint", id))?;
-        let mut client = self.store()?.client().await?;
-        let tx = client
-            .transaction()
-            .await
-            .map_err(|e| StoreError::postgres("begin", e))?;
-        let version = config::delete_endpoint(&tx, tenant, &endpoint_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("endpoint", id))?;
-        let change = ConfigChange::EndpointDeleted {
-            tenant: tenant.clone(),
-            id: endpoint_id,
-            version,
+        let announce = |version| {
+            announcement(&ConfigChange::EndpointDeleted {
+                tenant: tenant.clone(),
+                id: endpoint_id.clone(),
+                version,
+            })
         };
-        Self::announce_and_commit(tx, &change).await
+        self.store()?
+            .delete_endpoint(tenant, &endpoint_id, &announce)
+            .await
+            .map_err(conflict)?
+            .map(|_| ())
+            .ok_or_else(|| ApiError::not_found("endpoint", id))
     }
 }

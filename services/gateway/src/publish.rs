@@ -1,7 +1,8 @@
 //! Publishing through the outbox with group commit: concurrent `POST /v1/events` requests
 //! wait in one bounded queue, and a few writers each take whatever is waiting (up to
-//! `gateway.publish_batch`) and store it in one transaction, the inserts pipelined on one
-//! connection. A request is answered only after the commit that holds its row.
+//! `gateway.publish_batch`) and store it in one unit of work ([`Store::enqueue`]: one
+//! transaction on PostgreSQL, the inserts pipelined on one connection). A request is
+//! answered only after the commit that holds its row.
 //!
 //! Why: each outbox commit notifies the relay, and PostgreSQL serialises those notifying
 //! commits (about 4k single-row commits/s on the benchmark machine against 10k plain inserts).
@@ -11,13 +12,9 @@
 
 use std::time::Instant;
 
-use futures::future::join_all;
 use switchyard_domain::Event;
 use switchyard_runtime::Shutdown;
-use switchyard_store::{
-    Store, StoreError,
-    outbox::{self, EnqueueOutcome},
-};
+use switchyard_store::{Store, StoreError, outbox::EnqueueOutcome};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{api::StoreSlot, error::ApiError};
@@ -127,18 +124,5 @@ fn answer_for(error: &StoreError) -> ApiError {
 }
 
 async fn commit(store: &Store, events: &[&Event]) -> Result<Vec<EnqueueOutcome>, StoreError> {
-    let mut client = store.client().await?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|e| StoreError::postgres("begin", e))?;
-    // Issued together, the inserts travel pipelined on the one connection.
-    let outcomes = join_all(events.iter().map(|event| outbox::enqueue(&tx, event)))
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
-    tx.commit()
-        .await
-        .map_err(|e| StoreError::postgres("commit", e))?;
-    Ok(outcomes)
+    store.enqueue(events).await
 }

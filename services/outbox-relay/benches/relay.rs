@@ -141,7 +141,12 @@ where
 }
 
 async fn insert_loop(store: &Store, events: u64) -> Row {
-    let client = store.client().await.expect("client");
+    let client = store
+        .postgres()
+        .expect("a PostgreSQL store")
+        .client()
+        .await
+        .expect("client");
     client
         .batch_execute(
             "CREATE TABLE bench_rows (seq bigserial PRIMARY KEY, tenant text NOT NULL, \
@@ -150,7 +155,12 @@ async fn insert_loop(store: &Store, events: u64) -> Row {
         .await
         .expect("create table");
     let took = parallel_commits(store, |store, w| async move {
-        let client = store.client().await.expect("client");
+        let client = store
+            .postgres()
+            .expect("a PostgreSQL store")
+            .client()
+            .await
+            .expect("client");
         let insert = client
             .prepare("INSERT INTO bench_rows (tenant, id, data) VALUES ($1, $2, $3)")
             .await
@@ -182,7 +192,12 @@ async fn insert_loop(store: &Store, events: u64) -> Row {
 
 async fn enqueue_loop(store: &Store, events: u64) -> Row {
     let took = parallel_commits(store, |store, w| async move {
-        let client = store.client().await.expect("client");
+        let client = store
+            .postgres()
+            .expect("a PostgreSQL store")
+            .client()
+            .await
+            .expect("client");
         for n in (w..events).step_by(WRITERS as usize) {
             outbox::enqueue(&client, &event("enqueue", n))
                 .await
@@ -203,6 +218,8 @@ async fn enqueue_loop(store: &Store, events: u64) -> Row {
 
 async fn client_exec(store: &Store, sql: &str) {
     store
+        .postgres()
+        .expect("a PostgreSQL store")
         .client()
         .await
         .expect("client")
@@ -292,6 +309,8 @@ async fn start_relay(db: &TestDatabase, brokers: &str) -> RunningBinary {
 
 async fn pending(store: &Store) -> i64 {
     store
+        .postgres()
+        .expect("a PostgreSQL store")
         .client()
         .await
         .expect("client")
@@ -312,7 +331,12 @@ async fn wait_drained(store: &Store) {
 
 async fn relay_backlog(db: &TestDatabase, store: &Store, brokers: &str, events: u64) -> Row {
     for chunk in (0..events).collect::<Vec<_>>().chunks(1_000) {
-        let mut client = store.client().await.expect("client");
+        let mut client = store
+            .postgres()
+            .expect("a PostgreSQL store")
+            .client()
+            .await
+            .expect("client");
         let tx = client.transaction().await.expect("begin");
         for n in chunk {
             outbox::enqueue(&tx, &event("backlog", *n))
@@ -348,7 +372,12 @@ async fn relay_steady(db: &TestDatabase, store: &Store, brokers: &str, options: 
     for w in 0..WRITERS {
         let store = store.clone();
         tasks.spawn(async move {
-            let mut client = store.client().await.expect("client");
+            let mut client = store
+                .postgres()
+                .expect("a PostgreSQL store")
+                .client()
+                .await
+                .expect("client");
             let first = tokio::time::Instant::now();
             let mut n = w * per_tx;
             let mut k = 0u32;

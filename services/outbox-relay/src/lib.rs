@@ -17,7 +17,8 @@
 //! `outbox_failed` table in its batch's transaction (counted in
 //! `switchyard_outbox_relay_failed_total`), so its tenant's later rows are not held behind it.
 //!
-//! The relay wakes on `LISTEN switchyard_outbox` (a dedicated connection, [`wakeup`]),
+//! The relay wakes when the store says rows arrived (PostgreSQL: `LISTEN switchyard_outbox`
+//! on a dedicated connection; memory: a watch; [`wakeup`]),
 //! drains while batches come back full, and polls every `outbox.poll_interval_ms` as well,
 //! because notifications sent while no relay listened are gone. Beside it, [`upkeep`]
 //! prunes published rows older than `outbox.retain_published_secs` and refreshes the backlog
@@ -40,8 +41,6 @@ pub mod wakeup;
 
 use std::{sync::Arc, time::Duration};
 
-use anyhow::Context as _;
-use secrecy::ExposeSecret as _;
 use switchyard_bus::{Bus, RetryPolicy};
 use switchyard_domain::Topics;
 use switchyard_runtime::{
@@ -68,19 +67,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<Service> {
 }
 
 /// Builds the service from validated settings, bound to `http.bind`, and starts relaying in
-/// the background; `/readyz` follows the bus and the database. A `database.url` that is not
-/// a PostgreSQL URL stops start-up; an unreachable or missing database does not.
+/// the background; `/readyz` follows the bus and the database. An invalid `database.url`
+/// stops start-up; an unreachable or missing database does not.
 ///
 /// Unbound: [`build`] serves it alone, `switchyard dev` beside the other services.
 pub async fn assemble(settings: Settings) -> anyhow::Result<ServiceBuilder> {
     let bus = Bus::connect(&settings.bus).await?;
-    // The parser's messages quote no part of the URL, so the password stays out of logs.
-    let listen: tokio_postgres::Config = settings
-        .database
-        .url
-        .expose_secret()
-        .parse()
-        .context("invalid configuration: database.url: not a PostgreSQL connection URL")?;
     let opening = Opening::new();
     let store = opening.try_open(&settings.database).await?;
     let parts = Parts {
@@ -88,7 +80,6 @@ pub async fn assemble(settings: Settings) -> anyhow::Result<ServiceBuilder> {
         topics: settings.bus.topics(),
         database: settings.database.clone(),
         outbox: settings.outbox.clone(),
-        listen,
         opening: opening.clone(),
         bus: bus.clone(),
     };
@@ -108,7 +99,6 @@ struct Parts {
     topics: Topics,
     database: DatabaseSettings,
     outbox: OutboxSettings,
-    listen: tokio_postgres::Config,
     opening: Opening,
 }
 
@@ -122,7 +112,11 @@ async fn run(parts: Parts, shutdown: Shutdown) {
         },
     };
     let wake = Arc::new(Notify::new());
-    shutdown.spawn(wakeup::listen(parts.listen, wake.clone(), shutdown.clone()));
+    shutdown.spawn(wakeup::follow(
+        store.clone(),
+        wake.clone(),
+        shutdown.clone(),
+    ));
     shutdown.spawn(upkeep::run(
         store.clone(),
         parts.outbox.clone(),

@@ -1,5 +1,5 @@
-//! One relay iteration is one transaction: claim a batch, publish it in order, mark it, commit
-//! (the protocol of `switchyard_store::outbox`). The loop around it drains while batches come
+//! One relay iteration is one unit of work of the store (a transaction on PostgreSQL): claim
+//! a batch, publish it in order, mark it, commit (the protocol of `switchyard_store::outbox`). The loop around it drains while batches come
 //! back full, then sleeps until a `NOTIFY` or the poll interval, and backs off on failure.
 //!
 //! A row with a route (`switchyard_store::outbox::Route`, the gateway's configuration
@@ -16,7 +16,7 @@
 //! (what could be read of it, with `dlq-reason`, `dlq-topic` = the topic it was meant for
 //! and `dlq-origin` = `outbox@<seq>`) and moved to `outbox_failed`, in the batch's
 //! transaction: committed together with the rows published beside it, or rolled back with
-//! them.
+//! them. (Only PostgreSQL rows can be damaged so; the in-memory outbox holds events.)
 
 use std::{
     borrow::Cow,
@@ -32,8 +32,8 @@ use switchyard_bus::{Admin, BusError, DeadLetter, Publisher, RetryPolicy};
 use switchyard_domain::{Message, Topics};
 use switchyard_runtime::Shutdown;
 use switchyard_store::{
-    Store, StoreError, outbox,
-    outbox::{OutboxEntry, Route, UndecodableRow},
+    Store, StoreError,
+    outbox::{Claimed, OutboxEntry, Route, UndecodableRow},
 };
 use tokio::sync::Notify;
 
@@ -42,7 +42,7 @@ use crate::instruments::{BatchFailed, BatchPublished, RowSetAside};
 /// Where a batch failed; its rows stay pending and are published again later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
-    /// Beginning the transaction or claiming rows.
+    /// Claiming rows (beginning the transaction, on PostgreSQL).
     Claim,
     /// Dead-lettering rows that do not decode.
     DeadLetter,
@@ -180,48 +180,33 @@ impl Relay {
     /// Returns how many rows left the outbox (published or set aside); 0 means nothing was
     /// pending for this relay.
     ///
-    /// On any error the transaction is rolled back: the rows, and the tenants this relay held,
-    /// become claimable again, and no row is marked ahead of an unpublished one.
+    /// On any error the batch is given back (the transaction rolled back): the rows, and the
+    /// tenants this relay held, become claimable again, and no row is marked ahead of an
+    /// unpublished one.
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
         let started = Instant::now();
         let at = |stage: Stage| move |source: StoreError| RelayError::Store { stage, source };
-        let mut client = self.store.client().await.map_err(at(Stage::Claim))?;
-        let tx = client
-            .transaction()
-            .await
-            .map_err(|e| at(Stage::Claim)(StoreError::postgres("begin", e)))?;
-        let claimed = outbox::claim_batch(&tx, self.batch_size)
+        let mut batch = self
+            .store
+            .claim_outbox(self.batch_size)
             .await
             .map_err(at(Stage::Claim))?;
-        if claimed.is_empty() {
-            // Nothing claimed, nothing locked: committing is the cheapest way to end it.
-            tx.commit()
-                .await
-                .map_err(|e| at(Stage::Claim)(StoreError::postgres("commit", e)))?;
+        if batch.claimed().is_empty() {
+            // Nothing claimed, nothing held: committing is the cheapest way to end it.
+            batch.commit().await.map_err(at(Stage::Claim))?;
             return Ok(0);
         }
         // Dead-letter first: if the DLQ refuses, nothing of the batch went out yet, so the
         // retry publishes no duplicates.
-        if let Err(error) = self.publish_all(&claimed).await {
-            // Dropping `tx` rolls it back; saying so explicitly makes the connection clean
-            // before it returns to the pool. If even that fails the connection is broken,
-            // and the server rolls back when it closes.
-            if let Err(error) = tx.rollback().await {
-                tracing::debug!(%error, "rollback after a failed publish did not complete");
-            }
+        if let Err(error) = self.publish_all(batch.claimed()).await {
+            // Said explicitly rather than by dropping the batch, so a PostgreSQL connection
+            // goes back to the pool clean instead of being closed.
+            batch.release().await;
             return Err(error);
         }
         let acked = Utc::now();
-        outbox::set_aside(&tx, &claimed.undecodable)
-            .await
-            .map_err(at(Stage::Mark))?;
-        let seqs: Vec<i64> = claimed.entries.iter().map(|entry| entry.seq).collect();
-        outbox::mark_published(&tx, &seqs)
-            .await
-            .map_err(at(Stage::Mark))?;
-        tx.commit()
-            .await
-            .map_err(|e| at(Stage::Commit)(StoreError::postgres("commit", e)))?;
+        batch.mark().await.map_err(at(Stage::Mark))?;
+        let claimed = batch.commit().await.map_err(at(Stage::Commit))?;
         for row in &claimed.undecodable {
             RowSetAside {
                 row,
@@ -245,7 +230,7 @@ impl Relay {
 
     /// Dead-letters the undecodable rows, then publishes the events, waiting for every
     /// acknowledgement.
-    async fn publish_all(&self, claimed: &outbox::Claimed) -> Result<(), RelayError> {
+    async fn publish_all(&self, claimed: &Claimed) -> Result<(), RelayError> {
         if !claimed.undecodable.is_empty() {
             let records = claimed
                 .undecodable

@@ -3,11 +3,12 @@
 //!
 //! Every replica runs it. Two replicas pruning at once merely delete different chunks (or
 //! wait briefly for each other's row locks); the backlog query reads only the index of
-//! pending rows, so its cost follows the backlog, capped, not the table.
+//! pending rows, so its cost follows the backlog, capped, not the table
+//! (`Store::outbox_backlog`).
 
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use switchyard_runtime::{Shutdown, settings::OutboxSettings};
 use switchyard_store::{Store, StoreError};
 
@@ -48,30 +49,14 @@ pub(crate) async fn run(store: Store, settings: OutboxSettings, shutdown: Shutdo
 }
 
 async fn measure_backlog(store: &Store) -> Result<Backlog, StoreError> {
-    let client = store.client().await?;
-    let statement = client
-        .prepare_cached(include_str!("sql/backlog.sql"))
-        .await
-        .map_err(|e| StoreError::postgres("outbox_backlog", e))?;
-    let row = client
-        .query_one(&statement, &[&BACKLOG_COUNT_CAP])
-        .await
-        .map_err(|e| StoreError::postgres("outbox_backlog", e))?;
-    let pending: i64 = row
-        .try_get(0)
-        .map_err(|e| StoreError::postgres("outbox_backlog", e))?;
-    let oldest: Option<DateTime<Utc>> = row
-        .try_get(1)
-        .map_err(|e| StoreError::postgres("outbox_backlog", e))?;
-    let failed: i64 = row
-        .try_get(2)
-        .map_err(|e| StoreError::postgres("outbox_backlog", e))?;
-    let oldest_age = oldest
+    let backlog = store.outbox_backlog(BACKLOG_COUNT_CAP).await?;
+    let oldest_age = backlog
+        .oldest
         .and_then(|created| (Utc::now() - created).to_std().ok())
         .unwrap_or_default();
     Ok(Backlog {
-        pending,
+        pending: backlog.pending,
         oldest_age,
-        failed,
+        failed: backlog.failed,
     })
 }

@@ -95,7 +95,12 @@ async fn write_concurrently(world: &World, tenants: &[String], events_per_tenant
                 let size = ((transaction + t as u64) % 4 + 1).min(events_per_tenant - n);
                 let batch: Vec<Event> = (n..n + size).map(|i| event(&tenant, i)).collect();
                 n += size;
-                let mut client = store.client().await.unwrap();
+                let mut client = store
+                    .postgres()
+                    .expect("a PostgreSQL store")
+                    .client()
+                    .await
+                    .unwrap();
                 let tx = client.transaction().await.unwrap();
                 for event in &batch {
                     outbox::enqueue(&tx, event).await.unwrap();
@@ -193,7 +198,13 @@ async fn an_older_seq_committed_after_a_newer_one_was_published_is_still_publish
 
     // A takes the smaller seq and stays open...
     let older = event("acme", 1);
-    let mut slow_client = world.store.client().await.unwrap();
+    let mut slow_client = world
+        .store
+        .postgres()
+        .expect("a PostgreSQL store")
+        .client()
+        .await
+        .unwrap();
     let slow = slow_client.transaction().await.unwrap();
     outbox::enqueue(&slow, &older).await.unwrap();
     // ...while B, of the same tenant, commits and is published.
@@ -207,7 +218,13 @@ async fn an_older_seq_committed_after_a_newer_one_was_published_is_still_publish
         Some(&older),
         "the late commit was skipped"
     );
-    let client = world.store.client().await.unwrap();
+    let client = world
+        .store
+        .postgres()
+        .expect("a PostgreSQL store")
+        .client()
+        .await
+        .unwrap();
     let seqs: Vec<i64> = client
         .query("SELECT seq FROM outbox ORDER BY id", &[])
         .await

@@ -48,7 +48,13 @@ async fn routed_rows_land_on_their_topic_with_their_key_and_plain_rows_keep_thei
     // Interleaved in each transaction: event, change, event, change, ... for two tenants,
     // and one row routed to a topic nobody created.
     let tenants = ["acme", "beta"];
-    let mut client = world.store.client().await.unwrap();
+    let mut client = world
+        .store
+        .postgres()
+        .expect("a PostgreSQL store")
+        .client()
+        .await
+        .unwrap();
     for chunk in 0..4u64 {
         let tx = client.transaction().await.unwrap();
         for n in chunk * 5..(chunk + 1) * 5 {

@@ -139,7 +139,13 @@ async fn an_undecodable_row_is_dead_lettered_and_set_aside_and_its_tenant_moves_
     );
 
     assert_eq!(world.pending().await, 0, "no row left pending");
-    let client = world.store.client().await.unwrap();
+    let client = world
+        .store
+        .postgres()
+        .expect("a PostgreSQL store")
+        .client()
+        .await
+        .unwrap();
     let failed: Vec<(String, String)> = client
         .query("SELECT id, failure FROM outbox_failed ORDER BY seq", &[])
         .await

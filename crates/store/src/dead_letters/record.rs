@@ -74,7 +74,7 @@ pub(super) fn is_dlq_header(name: &str) -> bool {
 /// `headers` as `[{"name": n, "text": v} | {"name": n, "base64": v}, ...]`: an array because
 /// headers are ordered and may repeat; text when the value is UTF-8 without NUL (which jsonb
 /// cannot hold), base64 otherwise.
-pub(super) fn headers_to_json(headers: &Headers) -> Value {
+pub(crate) fn headers_to_json(headers: &Headers) -> Value {
     Value::Array(
         headers
             .iter()
@@ -103,7 +103,7 @@ pub(super) fn headers_to_json(headers: &Headers) -> Value {
 }
 
 /// The inverse of [`headers_to_json`]; the reason when `value` is not in that shape.
-pub(super) fn headers_from_json(value: &Value) -> Result<Headers, String> {
+pub(crate) fn headers_from_json(value: &Value) -> Result<Headers, String> {
     let Value::Array(entries) = value else {
         return Err("headers are not a JSON array".into());
     };

@@ -1,120 +1,73 @@
-//! The audit event store: every event once per `(tenant, id)`, searchable by the gateway.
+//! The audit event store's vocabulary: every event once per `(tenant, id)`, listed by time
+//! with keyset cursors.
 
 mod cursor;
-mod list;
+mod filter;
 
-use std::time::Duration;
-
+use chrono::{DateTime, TimeDelta, Utc};
 pub use cursor::Cursor;
-pub use list::{EventFilter, EventPage, MAX_PAGE_SIZE, Order};
-use switchyard_domain::{Event, EventId, TenantId};
+pub use filter::{EventFilter, EventPage, MAX_PAGE_SIZE, Order};
+use switchyard_domain::Event;
 
-use crate::{
-    Store,
-    error::StoreError,
-    event_row::{EventColumns, event_from_row},
-    timing::timed,
-};
+use crate::error::StoreError;
 
-impl Store {
-    /// Stores `events` with one statement and returns how many were new; events already
-    /// stored (same tenant and id, in an earlier call or earlier in this batch) are skipped,
-    /// so a consumer that replays a batch after a crash stores nothing twice.
-    ///
-    /// Batches of up to about a thousand events are the sweet spot. Rows go in sorted by
-    /// `(tenant, id)`: two writers inserting overlapping batches then wait on each other's
-    /// keys in the same order and cannot deadlock.
-    ///
-    /// Refused whole, before anything is sent, with [`StoreError::Unstorable`] when an
-    /// event cannot be held by PostgreSQL (a NUL in an extension value).
-    #[tracing::instrument(skip_all, fields(events = events.len()))]
-    pub async fn insert_events(&self, events: &[Event]) -> Result<u64, StoreError> {
-        if events.is_empty() {
-            return Ok(0);
-        }
-        let mut ordered: Vec<&Event> = events.iter().collect();
-        ordered.sort_unstable_by(|a, b| (a.tenant(), a.id()).cmp(&(b.tenant(), b.id())));
-        let columns = EventColumns::new(ordered.into_iter())?;
-        timed("insert_events", async {
-            let client = self.primary.get().await?;
-            let statement = client
-                .prepare_cached(include_str!("../sql/insert_events.sql"))
-                .await
-                .map_err(|e| StoreError::postgres("insert_events", e))?;
-            client
-                .execute(&statement, &columns.params())
-                .await
-                .map_err(|e| StoreError::postgres("insert_events", e))
-        })
-        .await
+/// Refuses what PostgreSQL cannot hold, in every engine, so an event stored in development
+/// is one production stores too. The domain's rules already keep control characters out of
+/// every attribute except extension values, and a NUL is the one character `text` and
+/// `jsonb` both refuse.
+pub(crate) fn check_storable(event: &Event) -> Result<(), StoreError> {
+    if event.extensions().values().any(|v| v.contains('\0')) {
+        return Err(StoreError::Unstorable {
+            tenant: event.tenant().to_string(),
+            id: event.id().to_string(),
+            reason: "an extension value contains a NUL character, which PostgreSQL text cannot hold",
+        });
     }
+    Ok(())
+}
 
-    /// The event `id` of `tenant`, if stored. Reads from the replica when one is configured.
-    pub async fn get_event(
-        &self,
-        tenant: &TenantId,
-        id: &EventId,
-    ) -> Result<Option<Event>, StoreError> {
-        timed("get_event", async {
-            let client = self.reader().get().await?;
-            let statement = client
-                .prepare_cached(include_str!("../sql/get_event.sql"))
-                .await
-                .map_err(|e| StoreError::postgres("get_event", e))?;
-            let row = client
-                .query_opt(&statement, &[&tenant.as_str(), &id.as_str()])
-                .await
-                .map_err(|e| StoreError::postgres("get_event", e))?;
-            row.map(|row| event_from_row("events", &row, 0)).transpose()
-        })
-        .await
-    }
+/// `time` floored to the microsecond (all `timestamptz` holds, and what listings order and
+/// filter by) and the nanoseconds below it.
+///
+/// Flooring here rather than letting the driver truncate: the driver truncates toward the
+/// year 2000, which for earlier times rounds up and would make the remainder wrong.
+pub(crate) fn split_time(time: DateTime<Utc>) -> (DateTime<Utc>, i16) {
+    let below_micro = time.timestamp_subsec_nanos() % 1_000;
+    let floored = time - TimeDelta::nanoseconds(i64::from(below_micro));
+    (floored, i16::try_from(below_micro).unwrap_or(0))
+}
 
-    /// Retention: deletes events stored more than `older_than` ago, `chunk` rows per
-    /// statement (each its own short transaction), and returns how many were deleted.
-    ///
-    /// Run it periodically from one place (a cron job, or one replica); concurrent runs are
-    /// safe but only compete. Age is measured on the database's clock against `stored_at`,
-    /// not the event's `time`, which is the sender's claim and may be far in the past.
-    pub async fn prune_events(&self, older_than: Duration, chunk: u32) -> Result<u64, StoreError> {
-        self.prune_in_chunks(
-            "prune_events",
-            include_str!("../sql/prune_events.sql"),
-            older_than,
-            chunk,
-        )
-        .await
-    }
+/// The inverse of [`split_time`].
+pub(crate) fn join_time(micros: DateTime<Utc>, nanos: i16) -> DateTime<Utc> {
+    micros + TimeDelta::nanoseconds(i64::from(nanos))
+}
 
-    /// Runs a chunked `DELETE` taking `($1 age in seconds, $2 chunk)` until a chunk comes
-    /// back short.
-    pub(crate) async fn prune_in_chunks(
-        &self,
-        operation: &'static str,
-        sql: &'static str,
-        older_than: Duration,
-        chunk: u32,
-    ) -> Result<u64, StoreError> {
-        let age = older_than.as_secs_f64();
-        let chunk = i64::from(chunk.max(1));
-        let mut total = 0;
-        loop {
-            let deleted = timed(operation, async {
-                let client = self.primary.get().await?;
-                let statement = client
-                    .prepare_cached(sql)
-                    .await
-                    .map_err(|e| StoreError::postgres(operation, e))?;
-                client
-                    .execute(&statement, &[&age, &chunk])
-                    .await
-                    .map_err(|e| StoreError::postgres(operation, e))
-            })
-            .await?;
-            total += deleted;
-            if deleted < chunk.unsigned_abs() {
-                return Ok(total);
-            }
+/// `time` at the precision the store keeps for timestamps other than an event's own.
+pub(crate) fn to_micros(time: DateTime<Utc>) -> DateTime<Utc> {
+    split_time(time).0
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn time_splits_at_the_microsecond_and_joins_back_exactly() {
+        for time in [
+            Utc.timestamp_opt(1_700_000_000, 123_456_789).single(),
+            Utc.timestamp_opt(-1_000_000_000, 999_999_999).single(),
+            Utc.timestamp_opt(946_684_799, 1).single(),
+            Utc.timestamp_opt(0, 0).single(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let (micros, nanos) = split_time(time);
+            assert_eq!(micros.timestamp_subsec_nanos() % 1_000, 0);
+            assert!((0..1_000).contains(&nanos));
+            assert_eq!(join_time(micros, nanos), time);
         }
     }
 }

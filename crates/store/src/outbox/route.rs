@@ -34,7 +34,7 @@ impl Route {
 
     /// Refuses a route no broker could take before it is stored: a row the relay cannot
     /// publish would hold its tenant's later rows behind it.
-    pub(super) fn check(&self, event: &Event) -> Result<(), StoreError> {
+    pub(crate) fn check(&self, event: &Event) -> Result<(), StoreError> {
         let refuse = |reason| StoreError::Unstorable {
             tenant: event.tenant().to_string(),
             id: event.id().to_string(),

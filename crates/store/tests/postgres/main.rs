@@ -1,12 +1,10 @@
-//! `switchyard-store` against a real PostgreSQL: each test creates its own database.
+//! What only the PostgreSQL engine does, against a real PostgreSQL: migrations, connection
+//! errors, LISTEN/NOTIFY, a caller's own transactions, rows edited by hand. Each test
+//! creates its own database. Behaviour both engines share is in `tests/suite`.
 
 mod config;
-mod dead_letters;
-mod deliveries;
-mod events;
 mod migrations;
 mod outbox;
-mod outbox_claims;
 mod outbox_routes;
 mod outbox_set_aside;
 
@@ -14,7 +12,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use switchyard_domain::{Event, EventId, EventType, TenantId};
 use switchyard_runtime::settings::DatabaseSettings;
-use switchyard_store::Store;
+use switchyard_store::{PgStore, Store};
 use switchyard_testkit::postgres::TestDatabase;
 
 /// Settings pointing at `url`, with the defaults a service would have.
@@ -42,6 +40,13 @@ async fn connect(db: &TestDatabase) -> Store {
     Store::connect(&settings(&db.url))
         .await
         .unwrap_or_else(|e| panic!("connect to {}: {e}", db.name))
+}
+
+/// The PostgreSQL engine under `store`.
+fn pg(store: &Store) -> &PgStore {
+    store
+        .postgres()
+        .unwrap_or_else(|| panic!("not a PostgreSQL store: {store:?}"))
 }
 
 fn tenant(name: &str) -> TenantId {

@@ -1,5 +1,5 @@
-//! The outbox's writer side and single-relay behaviour: atomic enqueue, idempotency,
-//! notify on commit, late commits, crashed relays, pruning.
+//! The outbox inside a caller's own transaction: atomic with the caller's rows, notify on
+//! commit only, late commits of older rows, and the transaction-level relay functions.
 
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use switchyard_testkit::postgres::TestDatabase;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use crate::{at, count, event, migrated};
+use crate::{at, count, event, migrated, pg};
 
 const T0: i64 = 1_700_000_000_000_000;
 
@@ -28,7 +28,7 @@ pub(crate) fn ev(tenant: &str, n: usize) -> Event {
 
 /// Enqueues each event in its own committed transaction, in the given order.
 pub(crate) async fn enqueue_committed(store: &Store, events: &[Event]) {
-    let client = store.client().await.unwrap_or_else(|e| panic!("{e}"));
+    let client = pg(store).client().await.unwrap_or_else(|e| panic!("{e}"));
     for event in events {
         let outcome = outbox::enqueue(&client, event)
             .await
@@ -41,9 +41,10 @@ pub(crate) async fn pending(db: &TestDatabase) -> i64 {
     count(db, "SELECT count(*) FROM outbox WHERE published_at IS NULL").await
 }
 
-/// Claims, marks everything claimed and commits: one clean relay iteration.
+/// Claims, marks everything claimed and commits, with the transaction-level functions a
+/// relay of the caller's own uses.
 pub(crate) async fn publish_once(store: &Store, limit: u32) -> Vec<OutboxEntry> {
-    let mut client = store.client().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut client = pg(store).client().await.unwrap_or_else(|e| panic!("{e}"));
     let tx = client.transaction().await.unwrap_or_else(|e| panic!("{e}"));
     let claimed = outbox::claim_batch(&tx, limit)
         .await
@@ -104,7 +105,7 @@ async fn marker(db: &TestDatabase, payload: &str) {
 async fn enqueue_in_a_rolled_back_transaction_leaves_nothing() {
     let (db, store) = migrated().await;
     let (_listener, mut notes) = listen(&db).await;
-    let mut client = store.client().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut client = pg(&store).client().await.unwrap_or_else(|e| panic!("{e}"));
     let tx = client.transaction().await.unwrap_or_else(|e| panic!("{e}"));
     tx.execute("CREATE TABLE orders (id text)", &[])
         .await
@@ -120,52 +121,10 @@ async fn enqueue_in_a_rolled_back_transaction_leaves_nothing() {
 }
 
 #[tokio::test]
-async fn enqueueing_the_same_tenant_and_id_again_is_already_enqueued() {
-    let (db, store) = migrated().await;
-    let first = ev("acme", 1);
-    enqueue_committed(&store, std::slice::from_ref(&first)).await;
-    let client = store.client().await.unwrap_or_else(|e| panic!("{e}"));
-    let again = first
-        .to_builder()
-        .data(None, "a retried request with another body")
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        outbox::enqueue(&client, &again).await.ok(),
-        Some(EnqueueOutcome::AlreadyEnqueued)
-    );
-    // Another tenant may use the same id.
-    let other = first
-        .to_builder()
-        .extension("x", "y")
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let other = Event::builder(
-        crate::tenant("globex"),
-        other.id().clone(),
-        "/globex/app",
-        other.event_type().clone(),
-    )
-    .build()
-    .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        outbox::enqueue(&client, &other).await.ok(),
-        Some(EnqueueOutcome::Inserted)
-    );
-    let published = publish_once(&store, 10).await;
-    assert_eq!(published.len(), 2);
-    assert_eq!(
-        published[0].event, first,
-        "the first enqueue wins, byte for byte"
-    );
-    db.drop_database().await;
-}
-
-#[tokio::test]
 async fn the_notification_arrives_on_commit_and_not_before() {
     let (db, store) = migrated().await;
     let (_listener, mut notes) = listen(&db).await;
-    let mut client = store.client().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut client = pg(&store).client().await.unwrap_or_else(|e| panic!("{e}"));
     let tx = client.transaction().await.unwrap_or_else(|e| panic!("{e}"));
     let outcome = outbox::enqueue(&tx, &ev("acme", 1)).await;
     assert_eq!(outcome.ok(), Some(EnqueueOutcome::Inserted));
@@ -178,7 +137,7 @@ async fn the_notification_arrives_on_commit_and_not_before() {
     tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(next_note(&mut notes).await, "acme");
     // A duplicate inserts nothing, so it wakes nobody.
-    let client = store.client().await.unwrap_or_else(|e| panic!("{e}"));
+    let client = pg(&store).client().await.unwrap_or_else(|e| panic!("{e}"));
     let again = outbox::enqueue(&client, &ev("acme", 1)).await;
     assert_eq!(again.ok(), Some(EnqueueOutcome::AlreadyEnqueued));
     marker(&db, "after-duplicate").await;
@@ -190,7 +149,7 @@ async fn the_notification_arrives_on_commit_and_not_before() {
 async fn an_older_seq_committed_after_a_newer_one_was_published_is_not_skipped() {
     let (db, store) = migrated().await;
     // The slow transaction takes its sequence number first...
-    let mut slow_client = store.client().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut slow_client = pg(&store).client().await.unwrap_or_else(|e| panic!("{e}"));
     let slow = slow_client
         .transaction()
         .await
@@ -221,36 +180,24 @@ async fn an_older_seq_committed_after_a_newer_one_was_published_is_not_skipped()
 }
 
 #[tokio::test]
-async fn a_relay_dying_before_it_marks_leaves_the_rows_to_be_published_again() {
+async fn a_store_enqueue_notifies_once_per_new_row_on_commit() {
     let (db, store) = migrated().await;
-    enqueue_committed(&store, &[ev("acme", 1), ev("acme", 2)]).await;
-    let mut client = store.client().await.unwrap_or_else(|e| panic!("{e}"));
-    let tx = client.transaction().await.unwrap_or_else(|e| panic!("{e}"));
-    let claimed = outbox::claim_batch(&tx, 10)
+    let (_listener, mut notes) = listen(&db).await;
+    let outcomes = store
+        .enqueue(&[&ev("acme", 1), &ev("beta", 1), &ev("acme", 1)])
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .entries;
-    assert_eq!(claimed.len(), 2);
-    // Published, then the process dies: its transaction never commits.
-    drop(tx);
-    drop(client);
-    let again = publish_once(&store, 10).await;
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        again, claimed,
-        "same rows, same event ids: a duplicate, not a loss"
+        outcomes,
+        [
+            EnqueueOutcome::Inserted,
+            EnqueueOutcome::Inserted,
+            EnqueueOutcome::AlreadyEnqueued
+        ]
     );
-    db.drop_database().await;
-}
-
-#[tokio::test]
-async fn pruning_removes_only_published_rows_older_than_the_age() {
-    let (db, store) = migrated().await;
-    enqueue_committed(&store, &[ev("acme", 1), ev("acme", 2), ev("acme", 3)]).await;
-    assert_eq!(publish_once(&store, 2).await.len(), 2);
-    let hour = Duration::from_secs(3_600);
-    assert_eq!(store.prune_published(hour, 1).await.ok(), Some(0));
-    assert_eq!(store.prune_published(Duration::ZERO, 1).await.ok(), Some(2));
-    assert_eq!(count(&db, "SELECT count(*) FROM outbox").await, 1);
-    assert_eq!(pending(&db).await, 1);
+    assert_eq!(next_note(&mut notes).await, "acme");
+    assert_eq!(next_note(&mut notes).await, "beta");
+    marker(&db, "after-batch").await;
+    assert_eq!(next_note(&mut notes).await, "after-batch");
     db.drop_database().await;
 }

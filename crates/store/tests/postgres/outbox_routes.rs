@@ -1,16 +1,12 @@
-//! Routed outbox rows: enqueued beside plain ones, claimed with their route in the same
-//! per-tenant order, set aside with it, and refused when no broker could take them.
+//! Routed outbox rows on PostgreSQL: the table refuses half a route written by hand, and an
+//! undecodable routed row keeps its route when set aside.
 
-use switchyard_domain::CONFIG_SUFFIX;
 use switchyard_store::{
     StoreError,
-    outbox::{self, EnqueueOutcome, Route},
+    outbox::{self, Route},
 };
 
-use crate::{
-    count,
-    outbox::{ev, pending, publish_once},
-};
+use crate::{count, outbox::ev};
 
 /// A configuration change with the id [`ev`] would give row `n`.
 fn config_event(tenant: &str, n: usize) -> switchyard_domain::Event {
@@ -23,77 +19,12 @@ fn config_event(tenant: &str, n: usize) -> switchyard_domain::Event {
 }
 
 #[tokio::test]
-async fn routed_rows_are_claimed_with_their_route_in_order_among_plain_ones() {
+async fn the_table_refuses_half_a_route_and_the_functions_refuse_a_bad_one() {
     let (db, store) = crate::migrated().await;
-    let route = Route::config("endpoint/acme/orders");
-    assert_eq!(route.topic_suffix, CONFIG_SUFFIX);
-    let mut client = store.client().await.unwrap_or_else(|e| panic!("{e}"));
-    let tx = client.transaction().await.unwrap_or_else(|e| panic!("{e}"));
-    for n in 0..6 {
-        let outcome = if n % 2 == 1 {
-            outbox::enqueue_routed(&tx, &config_event("acme", n), &route).await
-        } else {
-            outbox::enqueue(&tx, &ev("acme", n)).await
-        };
-        assert_eq!(outcome.ok(), Some(EnqueueOutcome::Inserted), "row {n}");
-    }
-    tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
-
-    let claimed = publish_once(&store, 10).await;
-    let seen: Vec<(&str, Option<&Route>)> = claimed
-        .iter()
-        .map(|entry| (entry.event.id().as_str(), entry.route.as_ref()))
-        .collect();
-    assert_eq!(
-        seen,
-        [
-            ("evt_acme_000", None),
-            ("evt_acme_001", Some(&route)),
-            ("evt_acme_002", None),
-            ("evt_acme_003", Some(&route)),
-            ("evt_acme_004", None),
-            ("evt_acme_005", Some(&route)),
-        ],
-        "seq order, each with its own route"
-    );
-    assert_eq!(
-        claimed[1].event,
-        config_event("acme", 1),
-        "the event round-trips"
-    );
-    assert_eq!(pending(&db).await, 0);
-    db.drop_database().await;
-}
-
-#[tokio::test]
-async fn a_routed_event_shares_its_tenants_idempotency_keys() {
-    let (db, store) = crate::migrated().await;
-    let client = store.client().await.unwrap_or_else(|e| panic!("{e}"));
-    let event = config_event("acme", 1);
-    let route = Route::config("source/acme/razorpay");
-    assert_eq!(
-        outbox::enqueue_routed(&client, &event, &route).await.ok(),
-        Some(EnqueueOutcome::Inserted)
-    );
-    assert_eq!(
-        outbox::enqueue_routed(&client, &event, &route).await.ok(),
-        Some(EnqueueOutcome::AlreadyEnqueued)
-    );
-    // The same id unrouted is the same key: the first row stays as it was.
-    assert_eq!(
-        outbox::enqueue(&client, &event).await.ok(),
-        Some(EnqueueOutcome::AlreadyEnqueued)
-    );
-    let claimed = publish_once(&store, 10).await;
-    assert_eq!(claimed.len(), 1);
-    assert_eq!(claimed[0].route.as_ref(), Some(&route));
-    db.drop_database().await;
-}
-
-#[tokio::test]
-async fn a_route_no_broker_could_take_is_refused_before_anything_is_written() {
-    let (db, store) = crate::migrated().await;
-    let client = store.client().await.unwrap_or_else(|e| panic!("{e}"));
+    let client = crate::pg(&store)
+        .client()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let event = config_event("acme", 1);
     for route in [
         Route {
@@ -139,7 +70,10 @@ async fn a_route_no_broker_could_take_is_refused_before_anything_is_written() {
 #[tokio::test]
 async fn an_undecodable_routed_row_keeps_its_route_when_set_aside() {
     let (db, store) = crate::migrated().await;
-    let client = store.client().await.unwrap_or_else(|e| panic!("{e}"));
+    let client = crate::pg(&store)
+        .client()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let route = Route::config("endpoint/acme/orders");
     outbox::enqueue_routed(&client, &config_event("acme", 1), &route)
         .await
@@ -149,7 +83,10 @@ async fn an_undecodable_routed_row_keeps_its_route_when_set_aside() {
         .execute("UPDATE outbox SET type = 'Not A Type!'", &[])
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut client = store.client().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut client = crate::pg(&store)
+        .client()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let tx = client.transaction().await.unwrap_or_else(|e| panic!("{e}"));
     let claimed = outbox::claim_batch(&tx, 10)
         .await

@@ -29,11 +29,11 @@ async fn an_undecodable_row_is_claimed_apart_set_aside_and_no_longer_holds_its_t
         .await
         .unwrap_or_else(|e| panic!("{e}"));
 
-    let mut client = store.client().await.unwrap_or_else(|e| panic!("{e}"));
-    let tx = client.transaction().await.unwrap_or_else(|e| panic!("{e}"));
-    let claimed = outbox::claim_batch(&tx, 10)
+    let mut batch = store
+        .claim_outbox(10)
         .await
         .unwrap_or_else(|e| panic!("a bad row must not fail the claim: {e}"));
+    let claimed = batch.claimed();
     let ids: Vec<&str> = claimed
         .entries
         .iter()
@@ -89,15 +89,9 @@ async fn an_undecodable_row_is_claimed_apart_set_aside_and_no_longer_holds_its_t
         Some("Not A Type!")
     );
 
-    let moved = outbox::set_aside(&tx, &claimed.undecodable)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(moved, 2);
-    let seqs: Vec<i64> = claimed.entries.iter().map(|entry| entry.seq).collect();
-    outbox::mark_published(&tx, &seqs)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    batch.mark().await.unwrap_or_else(|e| panic!("{e}"));
+    let committed = batch.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(committed.undecodable.len(), 2);
 
     assert_eq!(pending(&db).await, 0, "nothing left for a claim");
     assert!(publish_once(&store, 10).await.is_empty());
@@ -136,7 +130,10 @@ async fn an_undecodable_row_left_pending_is_claimed_again() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     for _ in 0..2 {
-        let mut client = store.client().await.unwrap_or_else(|e| panic!("{e}"));
+        let mut client = crate::pg(&store)
+            .client()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let tx = client.transaction().await.unwrap_or_else(|e| panic!("{e}"));
         let claimed = outbox::claim_batch(&tx, 10)
             .await

@@ -69,13 +69,25 @@ impl World {
 
     /// Runs a `SELECT count(*) ...`.
     pub async fn count(&self, sql: &str) -> i64 {
-        let client = self.store.client().await.unwrap();
+        let client = self
+            .store
+            .postgres()
+            .expect("a PostgreSQL store")
+            .client()
+            .await
+            .unwrap();
         client.query_one(sql, &[]).await.unwrap().get(0)
     }
 
     /// Enqueues `events` in one transaction and commits it.
     pub async fn enqueue_committed(&self, events: &[Event]) {
-        let mut client = self.store.client().await.unwrap();
+        let mut client = self
+            .store
+            .postgres()
+            .expect("a PostgreSQL store")
+            .client()
+            .await
+            .unwrap();
         let tx = client.transaction().await.unwrap();
         for event in events {
             outbox::enqueue(&tx, event).await.unwrap();
@@ -107,7 +119,13 @@ impl World {
     /// Runs one statement on the test's database (e.g. to damage a row as an operator or an
     /// incompatible release might).
     pub async fn execute(&self, sql: &str) -> u64 {
-        let client = self.store.client().await.unwrap();
+        let client = self
+            .store
+            .postgres()
+            .expect("a PostgreSQL store")
+            .client()
+            .await
+            .unwrap();
         client
             .execute(sql, &[])
             .await

@@ -14,6 +14,8 @@ use crate::error::{PoolContext, StoreError};
 pub(crate) struct DbPool {
     pub(crate) pool: Pool,
     pub(crate) context: PoolContext,
+    /// What the pool connects with, for a connection of its own (`LISTEN`).
+    pub(crate) config: tokio_postgres::Config,
 }
 
 impl DbPool {
@@ -57,7 +59,7 @@ impl DbPool {
             .unwrap_or("postgres")
             .to_owned();
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 // A broken connection is detected by `is_closed` on checkout and by the
@@ -84,6 +86,7 @@ impl DbPool {
                 size: settings.pool_size,
                 timeout,
             },
+            config,
         })
     }
 

@@ -3,14 +3,17 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use switchyard_domain::{Event, EventId, EventType, Headers, Message, TenantId, Traceparent};
 use tokio_postgres::{
     Row,
     types::{Json, ToSql},
 };
 
-use crate::error::StoreError;
+use crate::{
+    error::StoreError,
+    events::{check_storable, join_time, split_time},
+};
 
 /// The event columns in the order every statement here reads and writes them.
 pub(crate) const EVENT_COLUMNS: &str = "tenant, id, type, subject, time, time_nanos, source, \
@@ -18,35 +21,6 @@ pub(crate) const EVENT_COLUMNS: &str = "tenant, id, type, subject, time, time_na
 
 /// How many columns [`EVENT_COLUMNS`] names.
 pub(crate) const EVENT_COLUMN_COUNT: usize = 12;
-
-/// `time` floored to the microsecond (all `timestamptz` holds) and the nanoseconds below it.
-///
-/// Flooring here rather than letting the driver truncate: the driver truncates toward the
-/// year 2000, which for earlier times rounds up and would make the remainder wrong.
-pub(crate) fn split_time(time: DateTime<Utc>) -> (DateTime<Utc>, i16) {
-    let below_micro = time.timestamp_subsec_nanos() % 1_000;
-    let floored = time - TimeDelta::nanoseconds(i64::from(below_micro));
-    (floored, i16::try_from(below_micro).unwrap_or(0))
-}
-
-/// The inverse of [`split_time`].
-pub(crate) fn join_time(micros: DateTime<Utc>, nanos: i16) -> DateTime<Utc> {
-    micros + TimeDelta::nanoseconds(i64::from(nanos))
-}
-
-/// Refuses what PostgreSQL cannot hold before it fails a whole batch. The domain's rules
-/// already keep control characters out of every attribute except extension values, and a
-/// NUL is the one character `text` and `jsonb` both refuse.
-pub(crate) fn check_storable(event: &Event) -> Result<(), StoreError> {
-    if event.extensions().values().any(|v| v.contains('\0')) {
-        return Err(StoreError::Unstorable {
-            tenant: event.tenant().to_string(),
-            id: event.id().to_string(),
-            reason: "an extension value contains a NUL character, which PostgreSQL text cannot hold",
-        });
-    }
-    Ok(())
-}
 
 /// One event's column values, borrowed from the event.
 pub(crate) struct EventParams<'a> {
@@ -299,30 +273,5 @@ pub(crate) fn raw_record(row: &Row, at: usize) -> Message {
             .try_get::<_, Vec<u8>>(at + 11)
             .map(Bytes::from)
             .unwrap_or_default(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::TimeZone;
-
-    use super::*;
-
-    #[test]
-    fn time_splits_at_the_microsecond_and_joins_back_exactly() {
-        for time in [
-            Utc.timestamp_opt(1_700_000_000, 123_456_789).single(),
-            Utc.timestamp_opt(-1_000_000_000, 999_999_999).single(),
-            Utc.timestamp_opt(946_684_799, 1).single(),
-            Utc.timestamp_opt(0, 0).single(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let (micros, nanos) = split_time(time);
-            assert_eq!(micros.timestamp_subsec_nanos() % 1_000, 0);
-            assert!((0..1_000).contains(&nanos));
-            assert_eq!(join_time(micros, nanos), time);
-        }
     }
 }

@@ -6,46 +6,29 @@ use std::{
     time::Duration,
 };
 
-use switchyard_store::{
-    Store, StoreError,
-    outbox::{self, OutboxEntry},
-};
-use tokio_postgres::NoTls;
+use switchyard_store::{Store, StoreError, outbox::OutboxEntry};
 
-use crate::{
-    migrated,
-    outbox::{enqueue_committed, ev, pending},
-};
+use crate::outbox::{enqueue_all, ev, pending};
 
-#[tokio::test]
-async fn concurrent_claimers_get_disjoint_rows_and_disjoint_tenants() {
-    let (db, store) = migrated().await;
+pub async fn concurrent_claimers_get_disjoint_rows_and_disjoint_tenants(store: Store) {
     let mut events = Vec::new();
     for n in 0..5 {
         for tenant in ["t-a", "t-b", "t-c"] {
             events.push(ev(tenant, n));
         }
     }
-    enqueue_committed(&store, &events).await;
+    enqueue_all(&store, &events).await;
 
-    let mut first_client = store.client().await.unwrap_or_else(|e| panic!("{e}"));
-    let first = first_client
-        .transaction()
+    let first = store
+        .claim_outbox(6)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut second_client = store.client().await.unwrap_or_else(|e| panic!("{e}"));
-    let second = second_client
-        .transaction()
+    let second = store
+        .claim_outbox(6)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let one = outbox::claim_batch(&first, 6)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .entries;
-    let two = outbox::claim_batch(&second, 6)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .entries;
+    let one = first.claimed().entries.clone();
+    let two = second.claimed().entries.clone();
 
     let tenants = |rows: &[OutboxEntry]| -> HashSet<String> {
         rows.iter().map(|e| e.event.tenant().to_string()).collect()
@@ -81,18 +64,15 @@ async fn concurrent_claimers_get_disjoint_rows_and_disjoint_tenants() {
         }
     }
     // While the first claimer holds t-a and t-b, a third finds nothing it may take.
-    let mut third_client = store.client().await.unwrap_or_else(|e| panic!("{e}"));
-    let third = third_client
-        .transaction()
+    let third = store
+        .claim_outbox(6)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let nothing = outbox::claim_batch(&third, 6).await;
-    assert!(nothing.is_ok_and(|rows| rows.is_empty()));
-    third.rollback().await.unwrap_or_else(|e| panic!("{e}"));
-    second.rollback().await.unwrap_or_else(|e| panic!("{e}"));
-    first.rollback().await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(pending(&db).await, 15);
-    db.drop_database().await;
+    assert!(third.claimed().is_empty(), "{third:?}");
+    third.release().await;
+    second.release().await;
+    first.release().await;
+    assert_eq!(pending(&store).await, 15);
 }
 
 /// One relay: claim, "publish" into `log` after `publish_latency`, mark, commit, until the
@@ -101,36 +81,15 @@ async fn concurrent_claimers_get_disjoint_rows_and_disjoint_tenants() {
 /// would show up as that tenant's rows out of order in `log`.
 async fn relay(
     store: Store,
-    db_url: String,
     log: Arc<Mutex<Vec<(String, i64)>>>,
     publish_latency: Duration,
 ) -> Result<usize, StoreError> {
-    let (probe, connection) = tokio_postgres::connect(&db_url, NoTls)
-        .await
-        .map_err(|e| StoreError::postgres("probe", e))?;
-    let driver = tokio::spawn(connection);
     let mut batches = 0;
     for _ in 0..5_000 {
-        let mut client = store.client().await?;
-        let tx = client
-            .transaction()
-            .await
-            .map_err(|e| StoreError::postgres("begin", e))?;
-        let claimed = outbox::claim_batch(&tx, 7).await?.entries;
-        if claimed.is_empty() {
-            tx.rollback()
-                .await
-                .map_err(|e| StoreError::postgres("rollback", e))?;
-            let left: i64 = probe
-                .query_one(
-                    "SELECT count(*) FROM outbox WHERE published_at IS NULL",
-                    &[],
-                )
-                .await
-                .map_err(|e| StoreError::postgres("probe", e))?
-                .get(0);
-            if left == 0 {
-                driver.abort();
+        let mut batch = store.claim_outbox(7).await?;
+        if batch.claimed().is_empty() {
+            batch.release().await;
+            if pending(&store).await == 0 {
                 return Ok(batches);
             }
             // The other relay holds every pending tenant: poll again shortly.
@@ -141,25 +100,21 @@ async fn relay(
         tokio::time::sleep(publish_latency).await;
         if let Ok(mut log) = log.lock() {
             log.extend(
-                claimed
+                batch
+                    .claimed()
+                    .entries
                     .iter()
                     .map(|e| (e.event.tenant().to_string(), e.seq)),
             );
         }
-        let seqs: Vec<i64> = claimed.iter().map(|e| e.seq).collect();
-        outbox::mark_published(&tx, &seqs).await?;
-        tx.commit()
-            .await
-            .map_err(|e| StoreError::postgres("commit", e))?;
+        batch.mark().await?;
+        batch.commit().await?;
         batches += 1;
     }
-    driver.abort();
     panic!("relay did not drain the outbox");
 }
 
-#[tokio::test]
-async fn two_relays_publish_every_row_once_and_keep_each_tenants_order() {
-    let (db, store) = migrated().await;
+pub async fn two_relays_publish_every_row_once_and_keep_each_tenants_order(store: Store) {
     let tenants = ["t-a", "t-b", "t-c", "t-d"];
     let mut events = Vec::new();
     for n in 0..30 {
@@ -167,21 +122,11 @@ async fn two_relays_publish_every_row_once_and_keep_each_tenants_order() {
             events.push(ev(tenant, n));
         }
     }
-    enqueue_committed(&store, &events).await;
+    enqueue_all(&store, &events).await;
     let log = Arc::new(Mutex::new(Vec::new()));
     let (one, two) = tokio::join!(
-        tokio::spawn(relay(
-            store.clone(),
-            db.url.clone(),
-            log.clone(),
-            Duration::from_millis(6)
-        )),
-        tokio::spawn(relay(
-            store.clone(),
-            db.url.clone(),
-            log.clone(),
-            Duration::from_millis(1)
-        )),
+        tokio::spawn(relay(store.clone(), log.clone(), Duration::from_millis(6))),
+        tokio::spawn(relay(store.clone(), log.clone(), Duration::from_millis(1))),
     );
     let one = one
         .unwrap_or_else(|e| panic!("{e}"))
@@ -209,6 +154,5 @@ async fn two_relays_publish_every_row_once_and_keep_each_tenants_order() {
             "tenant {tenant} published out of order: {order:?}"
         );
     }
-    assert_eq!(pending(&db).await, 0);
-    db.drop_database().await;
+    assert_eq!(pending(&store).await, 0);
 }

@@ -1,54 +1,14 @@
-//! Searching the event store: filters, keyset pagination, and the SQL they become.
+//! Searching the event store on PostgreSQL: the SQL a filter and a keyset cursor become.
 
-use chrono::{DateTime, Utc};
-use switchyard_domain::{Event, EventId, EventTypePattern, TenantId};
+use switchyard_domain::{EventId, EventTypePattern, TenantId};
 use tokio_postgres::types::ToSql;
 
-use super::Cursor;
-use crate::{
-    Store,
-    error::StoreError,
+use super::{
+    PgStore,
     event_row::{EVENT_COLUMNS, event_from_row},
     timing::timed,
 };
-
-/// The largest page [`Store::list_events`] returns; larger limits are lowered to it.
-pub const MAX_PAGE_SIZE: u32 = 1_000;
-
-/// Which way a listing runs through time.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Order {
-    /// Oldest first: the order to replay in.
-    #[default]
-    OldestFirst,
-    /// Newest first: the order to browse in.
-    NewestFirst,
-}
-
-/// What [`Store::list_events`] selects within one tenant. The default selects everything.
-#[derive(Debug, Clone, Default)]
-pub struct EventFilter {
-    /// Event types, exactly (`github.push`) or by pattern (`razorpay.payment.*`), with the
-    /// meaning of [`EventTypePattern::matches`].
-    pub event_type: Option<EventTypePattern>,
-    /// Exactly this subject.
-    pub subject: Option<String>,
-    /// Events whose time is at or after this.
-    pub since: Option<DateTime<Utc>>,
-    /// Events whose time is before this.
-    pub until: Option<DateTime<Utc>>,
-    /// Direction; the cursor of a page only makes sense with the same order.
-    pub order: Order,
-}
-
-/// One page of events and where the next one starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventPage {
-    /// The events, ordered by `(time, id)` in the filter's direction.
-    pub events: Vec<Event>,
-    /// Pass back to get the next page; `None` when this page is the last.
-    pub next_cursor: Option<Cursor>,
-}
+use crate::{Cursor, EventFilter, EventPage, Order, error::StoreError, events::to_micros};
 
 /// How a type pattern narrows the query. Exact types and literal prefixes become btree
 /// conditions (the columns use the "C" collation, so a prefix is a plain byte range); only a
@@ -153,10 +113,10 @@ fn direction(order: Order) -> (&'static str, &'static str) {
 fn time_conditions(query: &mut Query, filter: &EventFilter, cursor: Option<&Cursor>) -> String {
     let mut sql = String::new();
     if let Some(since) = filter.since {
-        sql.push_str(&format!(" AND time >= {}", query.bind(since)));
+        sql.push_str(&format!(" AND time >= {}", query.bind(to_micros(since))));
     }
     if let Some(until) = filter.until {
-        sql.push_str(&format!(" AND time < {}", query.bind(until)));
+        sql.push_str(&format!(" AND time < {}", query.bind(to_micros(until))));
     }
     if let Some(cursor) = cursor {
         let (_, after) = direction(filter.order);
@@ -257,20 +217,16 @@ fn build_per_type(
     );
 }
 
-impl Store {
-    /// One page of `tenant`'s events matching `filter`, at most `limit` long (between 1 and
-    /// [`MAX_PAGE_SIZE`]), starting after `cursor` (the previous page's
-    /// [`EventPage::next_cursor`]). Events with equal times are ordered by id, so paging
-    /// never skips or repeats one. Reads from the replica when one is configured.
-    #[tracing::instrument(skip_all, fields(tenant = %tenant))]
-    pub async fn list_events(
+impl PgStore {
+    /// One page, `limit` already clamped; reads from the replica when one is configured.
+    pub(super) async fn list_events(
         &self,
         tenant: &TenantId,
         filter: &EventFilter,
         limit: u32,
         cursor: Option<&Cursor>,
     ) -> Result<EventPage, StoreError> {
-        let limit = limit.clamp(1, MAX_PAGE_SIZE) as usize;
+        let limit = limit as usize;
         // One more row than asked tells whether another page exists without a count.
         let query = build(
             tenant,
@@ -326,6 +282,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use chrono::DateTime;
+
     use super::*;
 
     fn condition(pattern: &str) -> TypeCondition {

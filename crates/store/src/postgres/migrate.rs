@@ -2,7 +2,8 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::{Store, error::StoreError, timing::timed};
+use super::{PgStore, timing::timed};
+use crate::error::StoreError;
 
 /// One migration: a version, a name and the SQL it runs.
 struct Migration {
@@ -17,27 +18,27 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "events",
-        sql: include_str!("../migrations/0001_events.sql"),
+        sql: include_str!("../../migrations/0001_events.sql"),
     },
     Migration {
         version: 2,
         name: "delivery_attempts",
-        sql: include_str!("../migrations/0002_delivery_attempts.sql"),
+        sql: include_str!("../../migrations/0002_delivery_attempts.sql"),
     },
     Migration {
         version: 3,
         name: "outbox",
-        sql: include_str!("../migrations/0003_outbox.sql"),
+        sql: include_str!("../../migrations/0003_outbox.sql"),
     },
     Migration {
         version: 4,
         name: "outbox_failed",
-        sql: include_str!("../migrations/0004_outbox_failed.sql"),
+        sql: include_str!("../../migrations/0004_outbox_failed.sql"),
     },
     Migration {
         version: 5,
         name: "gateway",
-        sql: include_str!("../migrations/0005_gateway.sql"),
+        sql: include_str!("../../migrations/0005_gateway.sql"),
     },
 ];
 
@@ -68,7 +69,7 @@ fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.replace("\r\n", "\n").as_bytes()))
 }
 
-impl Store {
+impl PgStore {
     /// Brings the schema up to date and returns the migrations this call applied (none when
     /// it was already current).
     ///

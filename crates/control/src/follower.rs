@@ -33,6 +33,7 @@ use std::{
 };
 
 use async_trait::async_trait;
+use tokio::sync::Notify;
 use chrono::{DateTime, Utc};
 use switchyard_bus::{
     BatchHandler, Bus, Delivery, HandlerError, RetryPolicy, StartFrom, Subscription,
@@ -132,6 +133,8 @@ struct Inner {
     applied: Mutex<Applied>,
     sync: Mutex<CatchUp>,
     ready: AtomicBool,
+    /// Woken once `ready` turns true.
+    caught_up: Notify,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -182,6 +185,7 @@ impl Follower {
                 applied: Mutex::default(),
                 sync: Mutex::default(),
                 ready: AtomicBool::new(false),
+                caught_up: Notify::new(),
             }),
             subscription,
             topic,
@@ -201,6 +205,16 @@ impl Follower {
         ConfigReady {
             inner: self.inner.clone(),
             topic: self.topic.clone(),
+        }
+    }
+
+    /// Completes once the follower has caught up with the topic (as `/readyz` sees it). A
+    /// service must not act on its own input before: an event read by a dispatcher that does
+    /// not know its endpoints yet matches none and is done with, lost to them.
+    #[must_use]
+    pub fn caught_up(&self) -> CaughtUp {
+        CaughtUp {
+            inner: self.inner.clone(),
         }
     }
 
@@ -228,6 +242,32 @@ impl Follower {
     }
 }
 
+/// See [`Follower::caught_up`].
+#[derive(Clone)]
+pub struct CaughtUp {
+    inner: Arc<Inner>,
+}
+
+impl CaughtUp {
+    /// Whether the follower has caught up.
+    #[must_use]
+    pub fn is_caught_up(&self) -> bool {
+        self.inner.ready.load(Ordering::Acquire)
+    }
+
+    /// Waits until the follower has caught up.
+    pub async fn wait(&self) {
+        loop {
+            // Made before the check, so a notification between the two is not missed.
+            let notified = self.inner.caught_up.notified();
+            if self.is_caught_up() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 /// `/readyz` check `config`; see [`Follower::readiness_check`].
 pub struct ConfigReady {
     inner: Arc<Inner>,
@@ -240,7 +280,7 @@ impl ReadinessCheck for ConfigReady {
     }
 
     fn check(&self) -> CheckFuture<'_> {
-        let ready = self.inner.ready.load(Ordering::Relaxed);
+        let ready = self.inner.ready.load(Ordering::Acquire);
         let topic = self.topic.clone();
         Box::pin(async move {
             if ready {
@@ -356,7 +396,8 @@ impl Inner {
         let Some(awaited) = &sync.awaited else {
             return;
         };
-        if awaited.is_subset(&sync.seen) && !self.ready.swap(true, Ordering::Relaxed) {
+        if awaited.is_subset(&sync.seen) && !self.ready.swap(true, Ordering::AcqRel) {
+            self.caught_up.notify_waiters();
             tracing::info!(
                 service = self.service,
                 partitions = awaited.len(),

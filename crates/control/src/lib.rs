@@ -26,7 +26,7 @@ mod sealing;
 mod spec;
 
 pub use change::{ConfigChange, Kind, SOURCE, TYPE_PREFIX};
-pub use follower::{Apply, ConfigReady, Follower, METRIC_CHANGES_APPLIED};
+pub use follower::{Apply, CaughtUp, ConfigReady, Follower, METRIC_CHANGES_APPLIED};
 pub use sealing::{SealedSecret, Sealer};
 pub use spec::{EndpointSpec, PreviousSecret, SourceSpec};
 use switchyard_runtime::settings::InvalidEntry;

@@ -92,6 +92,7 @@ pub async fn assemble(settings: Settings) -> anyhow::Result<ServiceBuilder> {
         topic: topic.clone(),
         body_timeout: Duration::from_secs(ingest.body_timeout_secs),
         publish_timeout: Duration::from_millis(ingest.publish_timeout_ms),
+        config: follower.caught_up(),
     });
 
     let routes_state = state.clone();

@@ -13,6 +13,8 @@ use crate::{body::BodyError, limits::Limited};
 
 /// What a sender to a paused source is told to wait before retrying.
 const PAUSED_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// Catching up with the config topic takes seconds.
+const LOADING_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Why a webhook was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +22,15 @@ pub enum Rejection {
     /// No such tenant or source.
     #[error("no source {source_id} is configured for tenant {tenant}")]
     UnknownSource {
+        /// Tenant from the URL.
+        tenant: String,
+        /// Source from the URL.
+        source_id: String,
+    },
+    /// No such source yet, while the run-time sources are still being loaded (a restarted
+    /// replica): it may be one created through the API, so the sender should retry.
+    #[error("no source {source_id} is known for tenant {tenant} yet; sources are still loading, retry shortly")]
+    CatchingUp {
         /// Tenant from the URL.
         tenant: String,
         /// Source from the URL.
@@ -62,6 +73,7 @@ impl Rejection {
     pub fn reason(&self) -> &'static str {
         match self {
             Self::UnknownSource { .. } => "unknown_source",
+            Self::CatchingUp { .. } => "sources_loading",
             Self::Paused { .. } => "source_paused",
             Self::IpNotAllowed(_) => "ip_not_allowed",
             Self::RateLimited(_) => "rate_limited",
@@ -88,6 +100,13 @@ impl Rejection {
                 "Unknown source",
                 detail,
             ),
+            Self::CatchingUp { .. } => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "sources-loading",
+                "Sources still loading",
+                detail,
+            )
+            .retry_after(LOADING_RETRY_AFTER),
             // 503, not 404 or 409: providers retry a 5xx, so nothing sent while a source is
             // paused is lost, and a 4xx makes some of them disable the webhook.
             Self::Paused { .. } => Problem::new(

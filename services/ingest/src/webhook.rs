@@ -16,6 +16,7 @@ use actix_web::{
 };
 use serde::Serialize;
 use switchyard_bus::{BusError, Publisher};
+use switchyard_control::CaughtUp;
 use switchyard_domain::EventId;
 use switchyard_signatures::HeaderLookup;
 use tracing::Instrument as _;
@@ -53,6 +54,9 @@ pub struct Ingest {
     /// instead of expiring it (an expired record costs an idempotent Kafka producer an epoch
     /// bump, and the retry is a duplicate with the same event id anyway).
     pub publish_timeout: Duration,
+    /// Whether the run-time sources are all known yet: until then an unknown source may be
+    /// one created through the API, so its sender is told to retry, not that it is unknown.
+    pub config: CaughtUp,
 }
 
 /// A 202 body.
@@ -90,8 +94,13 @@ async fn receive(
             .accept(source, &request, client, payload)
             .instrument(span.clone())
             .await
-    } else {
+    } else if ingest.config.is_caught_up() {
         Err(Rejection::UnknownSource {
+            tenant,
+            source_id: source,
+        })
+    } else {
+        Err(Rejection::CatchingUp {
             tenant,
             source_id: source,
         })

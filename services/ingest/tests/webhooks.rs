@@ -232,6 +232,7 @@ async fn during_rotation_both_secrets_verify_and_a_removed_secret_stops_verifyin
 #[tokio::test]
 async fn unknown_tenants_and_sources_get_404_and_wrong_methods_405() {
     let ingest = Ingest::start(&razorpay_config("")).await;
+    ingest.wait_ready().await;
     let body = b"{}";
     let unknown_source = post_razorpay(&ingest.url("acme", "stripe"), SECRET, "e1", body).await;
     expect_problem(unknown_source, 404, "unknown-source").await;
@@ -385,6 +386,7 @@ async fn a_burst_over_the_source_rate_gets_429_with_retry_after() {
 async fn a_client_over_its_own_budget_gets_429_on_any_url() {
     let config = format!("[ingest]\nrate_limit_per_ip = 2\n{}", razorpay_config(""));
     let ingest = Ingest::start(&config).await;
+    ingest.wait_ready().await;
     let url = ingest.url("nobody", "nothing");
     expect_problem(
         post_razorpay(&url, SECRET, "a", b"{}").await,
@@ -517,4 +519,26 @@ async fn every_provider_is_verified_and_keyed_by_its_own_delivery_id() {
             .unwrap();
         expect_problem(response, 401, "invalid-signature").await;
     }
+}
+
+#[tokio::test]
+async fn an_unknown_source_gets_503_while_the_run_time_sources_are_loading() {
+    // No broker: the config topic cannot be read, so the run-time sources never finish
+    // loading. A source missing now may be one created through the API: retry, not 404.
+    let ingest = Ingest::start_with(
+        &razorpay_config(""),
+        "127.0.0.1:1",
+        &switchyard_testkit::unique_name("ingest"),
+        &[],
+    )
+    .await;
+    let answer = post_razorpay(&ingest.url("acme", "created-by-api"), SECRET, "e1", b"{}").await;
+    assert_eq!(
+        answer
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    expect_problem(answer, 503, "sources-loading").await;
 }

@@ -92,9 +92,16 @@ pub async fn assemble(settings: Settings) -> anyhow::Result<ServiceBuilder> {
         .readiness_check(bus.readiness_check())
         .readiness_check(follower.readiness_check());
     let shutdown = builder.shutdown().clone();
+    let caught_up = follower.caught_up();
     shutdown.spawn(follower.run(bus.clone(), shutdown.clone()));
     let stopping = shutdown.clone();
     shutdown.spawn(async move {
+        // A webhook processed before its source's run-time rules are known would get the
+        // wrong transform or strictness, for good: consume only once caught up.
+        tokio::select! {
+            () = caught_up.wait() => {}
+            () = stopping.triggered() => return,
+        }
         bus.consume_until_shutdown(&all_topics, subscription, handler, max_batch, &stopping)
             .await;
     });

@@ -96,6 +96,7 @@ pub async fn assemble(settings: Settings) -> anyhow::Result<ServiceBuilder> {
         .readiness_check(bus.readiness_check())
         .readiness_check(follower.readiness_check());
     let shutdown = builder.shutdown().clone();
+    let caught_up = follower.caught_up();
     shutdown.spawn(follower.run(bus.clone(), shutdown.clone()));
     let dispatcher = Arc::new(Dispatcher::new(
         catalog.clone(),
@@ -129,6 +130,12 @@ pub async fn assemble(settings: Settings) -> anyhow::Result<ServiceBuilder> {
     let stopping = shutdown.clone();
     let handler = Arc::new(Deliver(dispatcher.clone()));
     shutdown.spawn(async move {
+        // An event read before the run-time endpoints are known matches none of them and is
+        // done with: lost to them. Consume only once caught up with the config topic.
+        tokio::select! {
+            () = caught_up.wait() => {}
+            () = stopping.triggered() => return,
+        }
         bus.consume_until_shutdown(&ensure, subscription, handler, config.max_batch, &stopping)
             .await;
         dispatcher.drain(drain).await;

@@ -80,6 +80,23 @@ impl Ingest {
         RawReader::start(&self.brokers, &self.prefix).await
     }
 
+    /// Waits until `/readyz` passes: the broker answers and the run-time sources are loaded,
+    /// so an unknown source is 404 rather than 503 `sources-loading`.
+    pub async fn wait_ready(&self) {
+        let started = std::time::Instant::now();
+        loop {
+            let (status, body) = self.binary.get("/readyz").await;
+            if status == 200 {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "ingest not ready within 30 s: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Scrapes `/metrics`.
     pub async fn metrics(&self) -> String {
         self.binary.get("/metrics").await.1

@@ -33,7 +33,6 @@ use std::{
 };
 
 use async_trait::async_trait;
-use tokio::sync::Notify;
 use chrono::{DateTime, Utc};
 use switchyard_bus::{
     BatchHandler, Bus, Delivery, HandlerError, RetryPolicy, StartFrom, Subscription,
@@ -44,6 +43,7 @@ use switchyard_runtime::{
     Settings, Shutdown,
     health::{CheckFuture, ReadinessCheck},
 };
+use tokio::sync::Notify;
 
 use crate::{ConfigChange, ControlError, Kind, Sealer};
 

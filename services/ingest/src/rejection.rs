@@ -29,7 +29,9 @@ pub enum Rejection {
     },
     /// No such source yet, while the run-time sources are still being loaded (a restarted
     /// replica): it may be one created through the API, so the sender should retry.
-    #[error("no source {source_id} is known for tenant {tenant} yet; sources are still loading, retry shortly")]
+    #[error(
+        "no source {source_id} is known for tenant {tenant} yet; sources are still loading, retry shortly"
+    )]
     CatchingUp {
         /// Tenant from the URL.
         tenant: String,

@@ -1,5 +1,11 @@
 //! Cross-service tests live in `tests/`; this crate holds what they share: where the service
-//! binaries are.
+//! binaries are ([`service_binary`]), a cluster of the seven services as processes that can
+//! be killed and restarted ([`cluster`]), webhooks signed as each provider signs them
+//! ([`providers`]) and a WebSocket client that resumes after a disconnect ([`ws`]).
+
+pub mod cluster;
+pub mod providers;
+pub mod ws;
 
 use std::path::PathBuf;
 

@@ -203,7 +203,8 @@ impl Report {
             window
         );
         let tunings: Vec<String> = std::env::vars()
-            .filter(|(k, _)| k.starts_with("SWITCHYARD__"))
+            // Addresses are not tunings.
+            .filter(|(k, _)| k.starts_with("SWITCHYARD__") && k != "SWITCHYARD__DATABASE__URL")
             .map(|(k, v)| format!("`{k}={v}`"))
             .collect();
         let _ = writeln!(

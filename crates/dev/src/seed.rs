@@ -60,6 +60,14 @@ pub enum SeedError {
         /// The last answer or error seen.
         last: String,
     },
+    /// A request to dev's own server failed.
+    #[error("{step}: {error}")]
+    Request {
+        /// Which step.
+        step: &'static str,
+        /// What failed.
+        error: String,
+    },
     /// The API refused a request.
     #[error("{step}: the API answered {status}: {body}")]
     Refused {
@@ -117,7 +125,10 @@ pub async fn seed(
     let secret = endpoint["secret"].as_str().unwrap_or_default();
     loopback
         .trust(&SecretString::from(secret.to_owned()))
-        .map_err(|e| SeedError::Token(format!("the endpoint's secret is unusable: {e}")))?;
+        .map_err(|e| SeedError::Request {
+            step: "trust the demo endpoint's secret",
+            error: e.to_string(),
+        })?;
 
     let source_url = format!("{base_url}/webhooks/{TENANT}/{SOURCE}");
     let body = sample_webhook();
@@ -252,9 +263,9 @@ impl Api {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let answer = request.send().await.map_err(|e| SeedError::TimedOut {
+        let answer = request.send().await.map_err(|e| SeedError::Request {
             step,
-            last: e.to_string(),
+            error: e.to_string(),
         })?;
         let status = answer.status();
         let body = answer.json().await.unwrap_or(Value::Null);
